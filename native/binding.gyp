@@ -1,0 +1,53 @@
+# Builds the libtorch addon; torch-config.cjs says where libtorch is (LIBTORCH or the system's).
+{
+  "variables": {
+    "torch_include%": "<!(node torch-config.cjs include)",
+    "torch_lib%": "<!(node torch-config.cjs lib)",
+    "torch_cxx11_abi%": "<!(node torch-config.cjs abi)",
+    "torch_cuda%": "<!(node torch-config.cjs cuda)"
+  },
+  "targets": [
+    {
+      "target_name": "twinshot_native",
+      "sources": [
+        "src/addon.cc",
+        "src/tensor_handle.cc",
+        "src/ops/creation.cc",
+        "src/ops/pointwise.cc",
+        "src/ops/reduce.cc",
+        "src/ops/shape.cc",
+        "src/ops/nn.cc",
+        "src/ops/autograd.cc",
+        "src/ops/optim.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(torch_include)",
+        "<(torch_include)/torch/csrc/api/include"
+      ],
+      "defines": [
+        "NAPI_VERSION=9",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)"
+      ],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": [
+        "-L<(torch_lib)",
+        "-Wl,-rpath,<(torch_lib)",
+        "-Wl,--no-as-needed",
+        "-ltorch",
+        "-ltorch_cpu",
+        "-lc10",
+        "-Wl,--as-needed"
+      ],
+      "conditions": [
+        ["torch_cuda==1", {
+          "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }]
+      ]
+    }
+  ]
+}

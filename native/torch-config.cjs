@@ -1,0 +1,50 @@
+// Where libtorch lives, for binding.gyp and the build script: the folder named by LIBTORCH
+// (a pytorch.org download, CPU or CUDA), else the system's libtorch-dev.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+function findLibtorch() {
+  const root = process.env.LIBTORCH;
+  if (root) {
+    const include = path.join(root, 'include');
+    const lib = path.join(root, 'lib');
+    return { source: `LIBTORCH=${root}`, include, lib, found: fs.existsSync(path.join(include, 'torch')) };
+  }
+  const include = '/usr/include';
+  const libCandidates = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
+  const lib = libCandidates.find((dir) => fs.existsSync(path.join(dir, 'libtorch_cpu.so'))) ?? libCandidates[0];
+  const found = fs.existsSync(path.join(include, 'torch/csrc/api/include/torch/version.h'));
+  return { source: 'system libtorch-dev', include, lib, found };
+}
+
+// pytorch.org ships both C++ ABIs; its CMake config says which one the download uses.
+function cxx11Abi(torch) {
+  const candidates = [
+    path.join(torch.lib, '..', 'share/cmake/Torch/TorchConfig.cmake'),
+    path.join(torch.lib, 'cmake/Torch/TorchConfig.cmake'),
+  ];
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) continue;
+    const match = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(fs.readFileSync(file, 'utf8'));
+    if (match) return match[1];
+  }
+  return '1';
+}
+
+function hasCuda(torch) {
+  return fs.existsSync(path.join(torch.lib, 'libtorch_cuda.so')) ? '1' : '0';
+}
+
+module.exports = { findLibtorch, cxx11Abi, hasCuda };
+
+if (require.main === module) {
+  const torch = findLibtorch();
+  const what = process.argv[2];
+  const answers = { include: torch.include, lib: torch.lib, abi: cxx11Abi(torch), cuda: hasCuda(torch) };
+  if (!(what in answers)) {
+    console.error(`usage: torch-config.cjs ${Object.keys(answers).join('|')}`);
+    process.exit(2);
+  }
+  process.stdout.write(answers[what]);
+}
