@@ -18,6 +18,7 @@ namespace {
 struct AddonData {
   std::vector<OpEntry> table;
   std::unordered_map<std::string, OpFn> byName;
+  Napi::FunctionReference errorClass;  // TorchError from src/errors.ts, once registered
 };
 
 // ---- errors -------------------------------------------------------------------------------
@@ -37,11 +38,23 @@ std::string DescribeException(std::exception_ptr error) {
   }
 }
 
+// Builds the project's TorchError (so `instanceof` and `.code` work in JavaScript), or a plain
+// Error carrying the same code before the TypeScript layer has registered its class.
 Napi::Error TorchError(Napi::Env env, const std::string& op, const std::string& message) {
-  auto error = Napi::Error::New(env, op + ": " + message);
+  auto* data = env.GetInstanceData<AddonData>();
+  std::string text = op + ": " + message;
+  Napi::Error error = data != nullptr && !data->errorClass.IsEmpty()
+                          ? Napi::Error(env, data->errorClass.New({Napi::String::New(env, text)}))
+                          : Napi::Error::New(env, text);
   error.Set("code", Napi::String::New(env, "ERR_TORCH"));
   error.Set("op", Napi::String::New(env, op));
   return error;
+}
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  data->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
 }
 
 // ---- argument and result conversion -------------------------------------------------------
@@ -81,7 +94,8 @@ Arg ToArg(Napi::Env env, const Napi::Value& value) {
     bool holdsTensors = false;
     for (uint32_t i = 0; i < length; i++) {
       Napi::Value item = array.Get(i);
-      if (item.Type() == napi_external) holdsTensors = true;
+      napi_valuetype type = item.Type();
+      if (type == napi_external || type == napi_null || type == napi_undefined) holdsTensors = true;
     }
     if (holdsTensors) {
       arg.kind = Arg::Kind::Tensors;
@@ -306,6 +320,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   return exports;
 }
 

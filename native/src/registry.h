@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <cstdint>
 #include <c10/util/Optional.h>
 #include <stdexcept>
@@ -63,10 +64,19 @@ class Args {
     return expect(i, Arg::Kind::Numbers, "an array of numbers").numbers;
   }
   const std::vector<at::Tensor>& tensors(size_t i) const {
+    static const std::vector<at::Tensor> kEmpty;
+    // An empty JS array arrives as an empty number list; it is also an empty tensor list.
+    if (i < items.size() && items[i].kind == Arg::Kind::Numbers && items[i].numbers.empty()) return kEmpty;
     return expect(i, Arg::Kind::Tensors, "an array of tensors").tensors;
   }
   // A tensor or a number, for ops with both forms (add(t, 2) and add(t, u)).
-  at::Scalar scalar(size_t i) const { return at::Scalar(number(i)); }
+  // Integral numbers become integer scalars, as Python ints do, so int64 tensors stay int64.
+  at::Scalar scalar(size_t i) const { return ToScalar(number(i)); }
+  at::Scalar scalar(size_t i, double fallback) const { return ToScalar(has(i) ? number(i) : fallback); }
+  static at::Scalar ToScalar(double x) {
+    if (std::nearbyint(x) == x && std::fabs(x) < 9007199254740992.0) return at::Scalar(static_cast<int64_t>(x));
+    return at::Scalar(x);
+  }
   at::ScalarType dtype(size_t i) const { return static_cast<at::ScalarType>(integer(i)); }
   at::Device device(size_t i) const { return has(i) ? at::Device(text(i)) : at::Device(at::kCPU); }
   at::TensorOptions options(size_t dtypeIndex, size_t deviceIndex) const {

@@ -24,6 +24,13 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
          t.mutable_grad() = a.has(1) ? a.tensor(1) : at::Tensor();
          return None{};
        }},
+      // (t, source): t now refers to source's data; identity (and optimiser references) kept
+      {"setData",
+       [](const Args& a) -> Result {
+         at::Tensor t = a.tensor(0);
+         t.set_data(a.tensor(1));
+         return None{};
+       }},
       {"retainGrad",
        [](const Args& a) -> Result {
          a.tensor(0).retain_grad();

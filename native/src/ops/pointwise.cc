@@ -25,14 +25,14 @@ void RegisterPointwiseOps(std::vector<OpEntry>& table) {
       // (a, b, alpha = 1)
       {"add",
        [](const Args& a) -> Result {
-         at::Scalar alpha = a.number(2, 1.0);
+         at::Scalar alpha = a.scalar(2, 1.0);
          return Binary(
              a, [&](const at::Tensor& x, const at::Tensor& y) { return at::add(x, y, alpha); },
              [&](const at::Tensor& x, const at::Scalar& y) { return at::add(x, y, alpha); });
        }},
       {"sub",
        [](const Args& a) -> Result {
-         at::Scalar alpha = a.number(2, 1.0);
+         at::Scalar alpha = a.scalar(2, 1.0);
          return Binary(
              a, [&](const at::Tensor& x, const at::Tensor& y) { return at::sub(x, y, alpha); },
              [&](const at::Tensor& x, const at::Scalar& y) { return at::sub(x, y, alpha); });
@@ -148,13 +148,13 @@ void RegisterPointwiseOps(std::vector<OpEntry>& table) {
       {"add_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
-         at::Scalar alpha = a.number(2, 1.0);
+         at::Scalar alpha = a.scalar(2, 1.0);
          return a.isTensor(1) ? t.add_(a.tensor(1), alpha) : t.add_(a.scalar(1), alpha);
        }},
       {"sub_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
-         at::Scalar alpha = a.number(2, 1.0);
+         at::Scalar alpha = a.scalar(2, 1.0);
          return a.isTensor(1) ? t.sub_(a.tensor(1), alpha) : t.sub_(a.scalar(1), alpha);
        }},
       {"mul_",

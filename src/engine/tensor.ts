@@ -1,0 +1,893 @@
+// Tensor: a PyTorch-shaped TypeScript view of one libtorch tensor, and the functions that create them.
+import { ArgumentError, DTypeError, ShapeError, TwinshotError } from '../errors.js';
+import { DTYPES, dtypeFromCode, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype.js';
+import { native, ops, type Handle, type NativeArg, type NativeResult } from './native.js';
+import type { OpName } from './op-names.js';
+import { setTensorCheck, trackTensor } from './scope.js';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+export type Scalar = number;
+export type TensorLike = Tensor | number;
+/** Nested arrays of numbers or booleans, as accepted by {@link tensor}. */
+export type NestedArray = number | boolean | NestedArray[];
+
+export interface TensorOptions {
+  dtype?: DType;
+  device?: Device;
+  requiresGrad?: boolean;
+}
+
+function handleOf(value: TensorLike): Handle | number {
+  if (value instanceof Tensor) return value.handle;
+  if (typeof value === 'number') return value;
+  throw new ArgumentError(`expected a Tensor or a number, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
+  return typeof value;
+}
+
+function normaliseDim(dim: number, rank: number, what = 'dim'): number {
+  if (!Number.isInteger(dim) || dim < -Math.max(rank, 1) || dim >= Math.max(rank, 1)) {
+    throw new ArgumentError(`${what} ${dim} is out of range for a tensor with ${rank} dimensions`);
+  }
+  return dim < 0 ? dim + Math.max(rank, 1) : dim;
+}
+
+/** Calls one op from the addon's table and wraps the tensor it returns. */
+export function call(op: OpName, ...args: NativeArg[]): Tensor {
+  return wrap(ops[op](...args) as Handle);
+}
+
+/** Calls one op that returns several tensors (values and indices, split, ...). */
+export function callMany(op: OpName, ...args: NativeArg[]): Tensor[] {
+  return (ops[op](...args) as Handle[]).map(wrap);
+}
+
+/** Runs one op on libuv's thread pool; the event loop stays free while libtorch works. */
+export async function callAsync(op: OpName, ...args: NativeArg[]): Promise<Tensor> {
+  return wrap((await native.runAsync(op, ...args)) as Handle);
+}
+
+export function wrap(handle: Handle): Tensor {
+  return new Tensor(handle);
+}
+
+/**
+ * One libtorch tensor. Operations return new tensors (or `this` for in-place ops ending in `_`).
+ * Native memory is freed by {@link Tensor.dispose}, by an enclosing `tidy()`, or at garbage collection.
+ */
+export class Tensor {
+  #handle: Handle | null;
+  #shape: readonly number[] | undefined;
+  #dtype: DType | undefined;
+
+  constructor(handle: Handle) {
+    this.#handle = handle;
+    trackTensor(this);
+  }
+
+  /** The addon handle; throws once the tensor is disposed. */
+  get handle(): Handle {
+    if (this.#handle === null) {
+      throw new TwinshotError('ERR_DISPOSED', 'tensor was disposed: it cannot be used after dispose() or outside its tidy() scope');
+    }
+    return this.#handle;
+  }
+
+  // ---- properties ------------------------------------------------------------------------
+
+  get shape(): readonly number[] {
+    this.#shape ??= Object.freeze(ops.shape(this.handle) as number[]);
+    return this.#shape;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get dtype(): DType {
+    this.#dtype ??= dtypeFromCode(ops.dtype(this.handle) as number);
+    return this.#dtype;
+  }
+  get device(): string {
+    return ops.device(this.handle) as string;
+  }
+  get isCuda(): boolean {
+    return this.device.startsWith('cuda');
+  }
+  numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    return this.shape[normaliseDim(dim, this.ndim)]!;
+  }
+  get isFloating(): boolean {
+    return DTYPES[this.dtype].isFloating;
+  }
+  get isDisposed(): boolean {
+    return this.#handle === null || native.isDisposed(this.#handle);
+  }
+  isContiguous(): boolean {
+    return ops.isContiguous(this.handle) as boolean;
+  }
+
+  // ---- lifetime ----------------------------------------------------------------------------
+
+  /** Frees the native tensor now. Views and autograd graphs that share it keep their own reference. */
+  dispose(): void {
+    if (this.#handle === null) return;
+    native.dispose(this.#handle);
+    this.#handle = null;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- reading values ----------------------------------------------------------------------
+
+  /** A copy of the elements in row-major order (BigInt64Array for int64, Uint8Array for bool). */
+  data(): TypedArray {
+    return new DTYPES[this.dtype].array(native.toBuffer(this.handle));
+  }
+  /** The elements as a flat array of numbers (booleans as 0/1). */
+  toArray(): number[] {
+    const data = this.data();
+    return data instanceof BigInt64Array ? Array.from(data, Number) : Array.from(data as ArrayLike<number>);
+  }
+  /** The elements as nested arrays, like PyTorch's `tolist()`. */
+  tolist(): NestedArray {
+    const flat: (number | boolean)[] = this.dtype === 'bool' ? this.toArray().map(Boolean) : this.toArray();
+    if (this.ndim === 0) return flat[0]!;
+    const build = (dim: number, offset: number): NestedArray[] => {
+      const size = this.shape[dim]!;
+      const stride = this.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      const out: NestedArray[] = [];
+      for (let i = 0; i < size; i++) {
+        out.push(dim === this.ndim - 1 ? flat[offset + i]! : build(dim + 1, offset + i * stride));
+      }
+      return out;
+    };
+    return build(0, 0);
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.numel() !== 1) throw new ShapeError(`item(): tensor must have one element; it has shape [${this.shape.join(', ')}]`);
+    return ops.item(this.handle) as number;
+  }
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+
+  // ---- conversion ----------------------------------------------------------------------------
+
+  /** Converts to a dtype and/or device; returns a new tensor (PyTorch returns self when unchanged). */
+  to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
+    const options = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
+    if (options.dtype !== undefined && !isDType(options.dtype)) throw new DTypeError(`to(): unknown dtype '${options.dtype}'`);
+    return call('to', this.handle, options.dtype === undefined ? null : DTYPES[options.dtype].code, options.device ?? null);
+  }
+  cpu(): Tensor {
+    return this.to({ device: 'cpu' });
+  }
+  cuda(index = 0): Tensor {
+    return this.to({ device: `cuda:${index}` });
+  }
+  float(): Tensor {
+    return this.to({ dtype: 'float32' });
+  }
+  double(): Tensor {
+    return this.to({ dtype: 'float64' });
+  }
+  long(): Tensor {
+    return this.to({ dtype: 'int64' });
+  }
+  int(): Tensor {
+    return this.to({ dtype: 'int32' });
+  }
+  bool(): Tensor {
+    return this.to({ dtype: 'bool' });
+  }
+  clone(): Tensor {
+    return call('clone', this.handle);
+  }
+  contiguous(): Tensor {
+    return call('contiguous', this.handle);
+  }
+  /** The same data, cut off from the autograd graph. */
+  detach(): Tensor {
+    return call('detach', this.handle);
+  }
+
+  // ---- autograd ------------------------------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return ops.requiresGrad(this.handle) as boolean;
+  }
+  /** Marks a leaf tensor as needing gradients; returns `this`. */
+  requiresGrad_(flag = true): this {
+    ops.setRequiresGrad(this.handle, flag);
+    return this;
+  }
+  get isLeaf(): boolean {
+    return ops.isLeaf(this.handle) as boolean;
+  }
+  /** The accumulated gradient, or null before the first backward(). */
+  get grad(): Tensor | null {
+    const handle = ops.grad(this.handle) as Handle | null;
+    return handle === null ? null : wrap(handle);
+  }
+  set grad(value: Tensor | null) {
+    ops.setGrad(this.handle, value === null ? null : value.handle);
+  }
+  retainGrad(): this {
+    ops.retainGrad(this.handle);
+    return this;
+  }
+  get gradFnName(): string {
+    return ops.gradFnName(this.handle) as string;
+  }
+  /** Accumulates gradients of this tensor into every leaf that requires them. */
+  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    if (gradient === undefined && this.numel() !== 1) {
+      throw new ShapeError(`backward(): a gradient is needed for a non-scalar tensor of shape [${this.shape.join(', ')}]`);
+    }
+    ops.backward(this.handle, gradient?.handle ?? null, options.retainGraph ?? null, options.createGraph ?? false);
+  }
+
+  // ---- arithmetic (broadcasting like PyTorch) ------------------------------------------------
+
+  add(other: TensorLike, alpha = 1): Tensor {
+    return call('add', this.handle, handleOf(other), alpha);
+  }
+  sub(other: TensorLike, alpha = 1): Tensor {
+    return call('sub', this.handle, handleOf(other), alpha);
+  }
+  /** other - this, for a number `other`. */
+  rsub(other: number): Tensor {
+    return call('rsub', this.handle, other);
+  }
+  mul(other: TensorLike): Tensor {
+    return call('mul', this.handle, handleOf(other));
+  }
+  div(other: TensorLike): Tensor {
+    return call('div', this.handle, handleOf(other));
+  }
+  remainder(other: TensorLike): Tensor {
+    return call('remainder', this.handle, handleOf(other));
+  }
+  pow(exponent: TensorLike): Tensor {
+    return call('pow', this.handle, handleOf(exponent));
+  }
+  maximum(other: Tensor): Tensor {
+    return call('maximum', this.handle, other.handle);
+  }
+  minimum(other: Tensor): Tensor {
+    return call('minimum', this.handle, other.handle);
+  }
+  neg(): Tensor {
+    return call('neg', this.handle);
+  }
+  abs(): Tensor {
+    return call('abs', this.handle);
+  }
+  sign(): Tensor {
+    return call('sign', this.handle);
+  }
+  exp(): Tensor {
+    return call('exp', this.handle);
+  }
+  expm1(): Tensor {
+    return call('expm1', this.handle);
+  }
+  log(): Tensor {
+    return call('log', this.handle);
+  }
+  log1p(): Tensor {
+    return call('log1p', this.handle);
+  }
+  log2(): Tensor {
+    return call('log2', this.handle);
+  }
+  sqrt(): Tensor {
+    return call('sqrt', this.handle);
+  }
+  rsqrt(): Tensor {
+    return call('rsqrt', this.handle);
+  }
+  square(): Tensor {
+    return call('square', this.handle);
+  }
+  reciprocal(): Tensor {
+    return call('reciprocal', this.handle);
+  }
+  sin(): Tensor {
+    return call('sin', this.handle);
+  }
+  cos(): Tensor {
+    return call('cos', this.handle);
+  }
+  tanh(): Tensor {
+    return call('tanh', this.handle);
+  }
+  erf(): Tensor {
+    return call('erf', this.handle);
+  }
+  floor(): Tensor {
+    return call('floor', this.handle);
+  }
+  ceil(): Tensor {
+    return call('ceil', this.handle);
+  }
+  round(): Tensor {
+    return call('round', this.handle);
+  }
+  sigmoid(): Tensor {
+    return call('sigmoid', this.handle);
+  }
+  relu(): Tensor {
+    return call('relu', this.handle);
+  }
+  softplus(beta = 1, threshold = 20): Tensor {
+    return call('softplus', this.handle, beta, threshold);
+  }
+  /** Limits values to [min, max]; either bound may be null. */
+  clamp(min: number | null, max: number | null = null): Tensor {
+    if (min === null && max === null) throw new ArgumentError('clamp(): give at least one of min and max');
+    return call('clamp', this.handle, min, max);
+  }
+  clampMin(min: number): Tensor {
+    return this.clamp(min, null);
+  }
+  clampMax(max: number): Tensor {
+    return this.clamp(null, max);
+  }
+  isnan(): Tensor {
+    return call('isnan', this.handle);
+  }
+  isfinite(): Tensor {
+    return call('isfinite', this.handle);
+  }
+  /** this + value * t1 * t2 */
+  addcmul(t1: Tensor, t2: Tensor, value = 1): Tensor {
+    return call('addcmul', this.handle, t1.handle, t2.handle, value);
+  }
+  lerp(end: Tensor, weight: TensorLike): Tensor {
+    return call('lerp', this.handle, end.handle, handleOf(weight));
+  }
+
+  // ---- in place (return this) ----------------------------------------------------------------
+
+  add_(other: TensorLike, alpha = 1): this {
+    ops.add_(this.handle, handleOf(other), alpha);
+    return this;
+  }
+  sub_(other: TensorLike, alpha = 1): this {
+    ops.sub_(this.handle, handleOf(other), alpha);
+    return this;
+  }
+  mul_(other: TensorLike): this {
+    ops.mul_(this.handle, handleOf(other));
+    return this;
+  }
+  div_(other: TensorLike): this {
+    ops.div_(this.handle, handleOf(other));
+    return this;
+  }
+  clamp_(min: number | null, max: number | null = null): this {
+    ops.clamp_(this.handle, min, max);
+    return this;
+  }
+  relu_(): this {
+    ops.relu_(this.handle);
+    return this;
+  }
+  copy_(source: Tensor): this {
+    ops.copy_(this.handle, source.handle);
+    return this;
+  }
+  fill_(value: number): this {
+    ops.fill_(this.handle, value);
+    return this;
+  }
+  zero_(): this {
+    ops.zero_(this.handle);
+    return this;
+  }
+  uniform_(low = 0, high = 1): this {
+    ops.uniform_(this.handle, low, high);
+    return this;
+  }
+  normal_(mean = 0, std = 1): this {
+    ops.normal_(this.handle, mean, std);
+    return this;
+  }
+  maskedFill_(mask: Tensor, value: number): this {
+    ops.maskedFill_(this.handle, mask.handle, value);
+    return this;
+  }
+
+  // ---- comparison and logic ------------------------------------------------------------------
+
+  eq(other: TensorLike): Tensor {
+    return call('eq', this.handle, handleOf(other));
+  }
+  ne(other: TensorLike): Tensor {
+    return call('ne', this.handle, handleOf(other));
+  }
+  lt(other: TensorLike): Tensor {
+    return call('lt', this.handle, handleOf(other));
+  }
+  le(other: TensorLike): Tensor {
+    return call('le', this.handle, handleOf(other));
+  }
+  gt(other: TensorLike): Tensor {
+    return call('gt', this.handle, handleOf(other));
+  }
+  ge(other: TensorLike): Tensor {
+    return call('ge', this.handle, handleOf(other));
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return call('logicalAnd', this.handle, other.handle);
+  }
+  logicalOr(other: Tensor): Tensor {
+    return call('logicalOr', this.handle, other.handle);
+  }
+  logicalNot(): Tensor {
+    return call('logicalNot', this.handle);
+  }
+  /** Replaces elements where `mask` is true with `value`. */
+  maskedFill(mask: Tensor, value: TensorLike): Tensor {
+    return call('maskedFill', this.handle, mask.handle, handleOf(value));
+  }
+
+  // ---- reductions ----------------------------------------------------------------------------
+
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    return call('sum', this.handle, dimsArg(dim), keepdim);
+  }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    return call('mean', this.handle, dimsArg(dim), keepdim);
+  }
+  prod(): Tensor {
+    return call('prod', this.handle);
+  }
+  std(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    return call('std', this.handle, dimsArg(dim), options.unbiased ?? true, options.keepdim ?? false);
+  }
+  var(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    return call('var', this.handle, dimsArg(dim), options.unbiased ?? true, options.keepdim ?? false);
+  }
+  norm(p = 2, dim?: number | readonly number[], keepdim = false): Tensor {
+    return call('norm', this.handle, p, dimsArg(dim), keepdim);
+  }
+  logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
+    return call('logsumexp', this.handle, dimsArg(dim), keepdim);
+  }
+  /** The largest element. */
+  max(): Tensor;
+  /** The largest elements along `dim`, with their indices. */
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return call('max', this.handle);
+    const [values, indices] = callMany('maxDim', this.handle, dim, keepdim);
+    return { values: values!, indices: indices! };
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return call('min', this.handle);
+    const [values, indices] = callMany('minDim', this.handle, dim, keepdim);
+    return { values: values!, indices: indices! };
+  }
+  amax(dim: number | readonly number[], keepdim = false): Tensor {
+    return call('amax', this.handle, dimsArg(dim), keepdim);
+  }
+  amin(dim: number | readonly number[], keepdim = false): Tensor {
+    return call('amin', this.handle, dimsArg(dim), keepdim);
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return call('argmax', this.handle, dim ?? null, keepdim);
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return call('argmin', this.handle, dim ?? null, keepdim);
+  }
+  /** The k largest (or smallest) elements along `dim`. */
+  topk(k: number, options: { dim?: number; largest?: boolean; sorted?: boolean } = {}): { values: Tensor; indices: Tensor } {
+    const dim = options.dim ?? -1;
+    const size = this.shape[normaliseDim(dim, this.ndim)] ?? 1;
+    if (!Number.isInteger(k) || k < 0 || k > size) {
+      throw new ArgumentError(`topk(): k must be an integer in [0, ${size}] for dim ${dim}; got ${k}`);
+    }
+    const [values, indices] = callMany('topk', this.handle, k, dim, options.largest ?? true, options.sorted ?? true);
+    return { values: values!, indices: indices! };
+  }
+  sort(options: { dim?: number; descending?: boolean; stable?: boolean } = {}): { values: Tensor; indices: Tensor } {
+    const [values, indices] = callMany('sort', this.handle, options.dim ?? -1, options.descending ?? false, options.stable ?? false);
+    return { values: values!, indices: indices! };
+  }
+  argsort(options: { dim?: number; descending?: boolean } = {}): Tensor {
+    const { values, indices } = this.sort(options);
+    values.dispose();
+    return indices;
+  }
+  cumsum(dim: number): Tensor {
+    return call('cumsum', this.handle, dim);
+  }
+  any(): Tensor {
+    return call('any', this.handle);
+  }
+  all(): Tensor {
+    return call('all', this.handle);
+  }
+  countNonzero(): Tensor {
+    return call('countNonzero', this.handle);
+  }
+
+  // ---- linear algebra ------------------------------------------------------------------------
+
+  /** Matrix product with PyTorch's broadcasting rules: [.., n, k] x [.., k, m] -> [.., n, m]. */
+  matmul(other: Tensor): Tensor {
+    const a = this.shape;
+    const b = other.shape;
+    if (a.length === 0 || b.length === 0) throw new ShapeError('matmul(): both tensors need at least one dimension');
+    const inner = a[a.length - 1];
+    const otherInner = b.length === 1 ? b[0] : b[b.length - 2];
+    if (inner !== otherInner) {
+      throw new ShapeError(`matmul(): inner dimensions differ: [${a.join(', ')}] x [${b.join(', ')}]`);
+    }
+    return call('matmul', this.handle, other.handle);
+  }
+  mm(other: Tensor): Tensor {
+    return call('mm', this.handle, other.handle);
+  }
+  bmm(other: Tensor): Tensor {
+    return call('bmm', this.handle, other.handle);
+  }
+  dot(other: Tensor): Tensor {
+    return call('dot', this.handle, other.handle);
+  }
+  outer(other: Tensor): Tensor {
+    return call('outer', this.handle, other.handle);
+  }
+  /**
+   * p-norm distances between every row of this [n, d] (or [b, n, d]) and every row of `other` [m, d].
+   * @example a.cdist(b) // [n, m] Euclidean distances
+   * @throws ShapeError when the last dimensions differ
+   */
+  cdist(other: Tensor, p = 2): Tensor {
+    const a = this.shape;
+    const b = other.shape;
+    if (a.length < 2 || b.length < 2) {
+      throw new ShapeError(`cdist(): both tensors must be at least 2-d [n, d]; got [${a.join(', ')}] and [${b.join(', ')}]`);
+    }
+    if (a[a.length - 1] !== b[b.length - 1]) {
+      throw new ShapeError(`cdist(): x2 must be [m, ${a[a.length - 1]}] to match x1 [${a.join(', ')}]; got [${b.join(', ')}]`);
+    }
+    if (!this.isFloating || !other.isFloating) {
+      throw new DTypeError(`cdist(): needs floating-point tensors; got ${this.dtype} and ${other.dtype}`);
+    }
+    if (!(p >= 0)) throw new ArgumentError(`cdist(): p must be >= 0; got ${p}`);
+    return call('cdist', this.handle, other.handle, p);
+  }
+  /** Transpose of a 2-d tensor. */
+  t(): Tensor {
+    if (this.ndim !== 2) throw new ShapeError(`t(): expects a 2-d tensor; got [${this.shape.join(', ')}]`);
+    return this.transpose(0, 1);
+  }
+
+  // ---- shape ---------------------------------------------------------------------------------
+
+  /** A tensor with the same elements and a new shape (-1 infers one dimension). */
+  reshape(...shape: number[] | [readonly number[]]): Tensor {
+    return call('reshape', this.handle, checkShape('reshape', flattenShape(shape), this.numel()));
+  }
+  view(...shape: number[] | [readonly number[]]): Tensor {
+    return call('view', this.handle, checkShape('view', flattenShape(shape), this.numel()));
+  }
+  permute(...dims: number[]): Tensor {
+    return call('permute', this.handle, dims);
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return call('transpose', this.handle, dim0, dim1);
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return call('flatten', this.handle, startDim, endDim);
+  }
+  squeeze(dim?: number): Tensor {
+    return call('squeeze', this.handle, dim ?? null);
+  }
+  unsqueeze(dim: number): Tensor {
+    return call('unsqueeze', this.handle, dim);
+  }
+  expand(...shape: number[]): Tensor {
+    return call('expand', this.handle, shape);
+  }
+  expandAs(other: Tensor): Tensor {
+    return call('expand', this.handle, other.shape);
+  }
+  repeat(...repeats: number[]): Tensor {
+    return call('repeat', this.handle, repeats);
+  }
+  repeatInterleave(repeats: number, dim?: number): Tensor {
+    return call('repeatInterleave', this.handle, repeats, dim ?? null);
+  }
+  /** Elements start..end (exclusive) by step along `dim`; negative indices count from the end. */
+  slice(dim: number, start: number | null = null, end: number | null = null, step = 1): Tensor {
+    return call('slice', this.handle, dim, start, end, step);
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return call('narrow', this.handle, dim, start, length);
+  }
+  /** The sub-tensor at `index` along `dim`, with that dimension removed. */
+  select(dim: number, index: number): Tensor {
+    return call('select', this.handle, dim, index);
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return call('indexSelect', this.handle, dim, index.handle);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return call('gather', this.handle, dim, index.handle);
+  }
+  scatter(dim: number, index: Tensor, source: Tensor): Tensor {
+    return call('scatter', this.handle, dim, index.handle, source.handle);
+  }
+  scatterAdd(dim: number, index: Tensor, source: Tensor): Tensor {
+    return call('scatterAdd', this.handle, dim, index.handle, source.handle);
+  }
+  indexAdd(dim: number, index: Tensor, source: Tensor): Tensor {
+    return call('indexAdd', this.handle, dim, index.handle, source.handle);
+  }
+  /** Advanced indexing: t.index([rows, cols]) is PyTorch's t[rows, cols]; null keeps a dimension whole. */
+  index(indices: readonly (Tensor | null)[]): Tensor {
+    return call('index', this.handle, indices.map((t) => t?.handle ?? null));
+  }
+  /** Out-of-place t[indices] = values (accumulating when asked). */
+  indexPut(indices: readonly (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
+    return call('indexPut', this.handle, indices.map((t) => t?.handle ?? null), values.handle, accumulate);
+  }
+  maskedSelect(mask: Tensor): Tensor {
+    return call('maskedSelect', this.handle, mask.handle);
+  }
+  nonzero(): Tensor {
+    return call('nonzero', this.handle);
+  }
+  split(splitSize: number, dim = 0): Tensor[] {
+    return callMany('split', this.handle, splitSize, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return callMany('chunk', this.handle, chunks, dim);
+  }
+  flip(...dims: number[]): Tensor {
+    return call('flip', this.handle, dims);
+  }
+  roll(shifts: number | number[], dims: number | number[]): Tensor {
+    return call('roll', this.handle, [shifts].flat(), [dims].flat());
+  }
+  /** Rotates by k quarter turns over the last two dimensions. */
+  rot90(k = 1): Tensor {
+    return call('rot90', this.handle, k);
+  }
+  tril(diagonal = 0): Tensor {
+    return call('tril', this.handle, diagonal);
+  }
+  triu(diagonal = 0): Tensor {
+    return call('triu', this.handle, diagonal);
+  }
+  diag(diagonal = 0): Tensor {
+    return call('diag', this.handle, diagonal);
+  }
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor {
+    return call('diagonal', this.handle, offset, dim1, dim2);
+  }
+}
+
+setTensorCheck((value: unknown): value is Tensor => value instanceof Tensor);
+
+function dimsArg(dim: number | readonly number[] | undefined): number[] | null {
+  if (dim === undefined) return null;
+  return typeof dim === 'number' ? [dim] : [...dim];
+}
+
+function flattenShape(shape: number[] | [readonly number[]]): number[] {
+  return Array.isArray(shape[0]) ? [...(shape[0] as readonly number[])] : (shape as number[]);
+}
+
+function checkShape(op: string, shape: number[], numel: number): number[] {
+  let inferred = 0;
+  let known = 1;
+  for (const size of shape) {
+    if (size === -1) inferred++;
+    else if (!Number.isInteger(size) || size < 0) throw new ShapeError(`${op}(): sizes must be integers >= 0 or -1; got [${shape.join(', ')}]`);
+    else known *= size;
+  }
+  const fits = inferred === 0 ? known === numel : inferred === 1 && known > 0 && numel % known === 0;
+  if (inferred > 1 || !fits) {
+    throw new ShapeError(`${op}(): shape [${shape.join(', ')}] is invalid for a tensor of ${numel} elements`);
+  }
+  return shape;
+}
+
+// ---- creation ----------------------------------------------------------------------------------
+
+function finish(t: Tensor, options: TensorOptions): Tensor {
+  if (options.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+
+function code(dtype: DType | undefined, fallback: DType = 'float32'): number {
+  const name = dtype ?? fallback;
+  if (!isDType(name)) throw new DTypeError(`unknown dtype '${String(name)}'; use one of ${Object.keys(DTYPES).join(', ')}`);
+  return DTYPES[name].code;
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0]!;
+  }
+  return shape;
+}
+
+function flattenNested(data: NestedArray, shape: number[], dim: number, out: number[]): void {
+  if (dim === shape.length) {
+    if (typeof data === 'number') out.push(data);
+    else if (typeof data === 'boolean') out.push(data ? 1 : 0);
+    else throw new ShapeError('tensor(): nested arrays are ragged (rows of different lengths)');
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[dim]) {
+    throw new ShapeError('tensor(): nested arrays are ragged (rows of different lengths)');
+  }
+  for (const item of data) flattenNested(item, shape, dim + 1, out);
+}
+
+/**
+ * Creates a tensor from nested arrays, a TypedArray or a Buffer (always copies).
+ * Numbers default to float32 (int64 when every value is an integer and no dtype is given, as in PyTorch);
+ * booleans to bool; TypedArrays keep their own type.
+ * @example tensor([[1, 2], [3, 4]], { dtype: 'float64' })
+ * @example tensor(new Float32Array(784), { shape: [1, 1, 28, 28] })
+ */
+export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+  let t: Tensor;
+  if (ArrayBuffer.isView(data)) {
+    // Copy the bytes as the array's own type (bool reads a Uint8Array as-is), then convert.
+    const dtype = options.dtype ?? dtypeOfArray(data);
+    const stored = dtype === 'bool' && data instanceof Uint8Array ? 'bool' : dtypeOfArray(data);
+    const shape = options.shape ?? [data.byteLength / DTYPES[stored].bytes];
+    t = wrap(native.fromBuffer(data, checkSizes('tensor', shape), DTYPES[stored].code));
+    if (stored !== dtype) {
+      const converted = t.to({ dtype });
+      t.dispose();
+      t = converted;
+    }
+  } else {
+    const shape = inferShape(data);
+    const flat: number[] = [];
+    flattenNested(data, shape, 0, flat);
+    const allBool = flat.length > 0 && isAllBoolean(data);
+    const dtype = options.dtype ?? (allBool ? 'bool' : flat.every(Number.isInteger) && flat.length > 0 ? 'int64' : 'float32');
+    const source = wrap(native.fromBuffer(Float64Array.from(flat), shape, DTYPES.float64.code));
+    t = dtype === 'float64' ? source : source.to({ dtype });
+    if (t !== source) source.dispose();
+  }
+  if (options.device !== undefined && options.device !== 'cpu') {
+    const moved = t.to({ device: options.device });
+    t.dispose();
+    t = moved;
+  }
+  return finish(t, options);
+}
+
+function isAllBoolean(data: NestedArray): boolean {
+  if (Array.isArray(data)) return data.every(isAllBoolean);
+  return typeof data === 'boolean';
+}
+
+/** A scalar (0-d) tensor. */
+export function scalar(value: number, options: TensorOptions = {}): Tensor {
+  return full([], value, options);
+}
+
+function checkSizes(op: string, shape: readonly number[]): readonly number[] {
+  if (!Array.isArray(shape) || shape.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ShapeError(`${op}(): shape must be an array of integers >= 0; got ${JSON.stringify(shape)}`);
+  }
+  return shape;
+}
+
+export function empty(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return finish(call('empty', checkSizes('empty', shape), code(options.dtype), options.device ?? 'cpu'), options);
+}
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return finish(call('zeros', checkSizes('zeros', shape), code(options.dtype), options.device ?? 'cpu'), options);
+}
+export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return finish(call('ones', checkSizes('ones', shape), code(options.dtype), options.device ?? 'cpu'), options);
+}
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  return finish(call('full', checkSizes('full', shape), value, code(options.dtype), options.device ?? 'cpu'), options);
+}
+export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
+  return zeros(t.shape, { dtype: t.dtype, device: t.device as Device, ...options });
+}
+export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
+  return ones(t.shape, { dtype: t.dtype, device: t.device as Device, ...options });
+}
+export function fullLike(t: Tensor, value: number, options: TensorOptions = {}): Tensor {
+  return full(t.shape, value, { dtype: t.dtype, device: t.device as Device, ...options });
+}
+/** Values start, start+step, ... below end (int64 when every argument is an integer). */
+export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  const isInt = [start, end, step].every(Number.isInteger);
+  return finish(call('arange', start, end, step, code(options.dtype, isInt ? 'int64' : 'float32'), options.device ?? 'cpu'), options);
+}
+export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
+  return finish(call('linspace', start, end, steps, code(options.dtype), options.device ?? 'cpu'), options);
+}
+export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
+  return finish(call('eye', n, m, code(options.dtype), options.device ?? 'cpu'), options);
+}
+/** Uniform samples in [0, 1). */
+export function rand(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return finish(call('rand', checkSizes('rand', shape), code(options.dtype), options.device ?? 'cpu'), options);
+}
+/** Standard normal samples. */
+export function randn(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return finish(call('randn', checkSizes('randn', shape), code(options.dtype), options.device ?? 'cpu'), options);
+}
+/** Normal samples with the given mean and standard deviation. */
+export function normal(mean: number, std: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return empty(shape, options).normal_(mean, std);
+}
+/** Integers uniform in [low, high). */
+export function randint(low: number, high: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  if (!(high > low)) throw new ArgumentError(`randint(): high (${high}) must be greater than low (${low})`);
+  return call('randint', low, high, checkSizes('randint', shape), code(options.dtype, 'int64'), options.device ?? 'cpu');
+}
+/** A random permutation of 0..n-1. */
+export function randperm(n: number, options: TensorOptions = {}): Tensor {
+  return call('randperm', n, code(options.dtype, 'int64'), options.device ?? 'cpu');
+}
+export function bernoulli(probabilities: Tensor, p: number): Tensor {
+  return call('bernoulli', probabilities.handle, p);
+}
+
+// ---- free functions over several tensors -------------------------------------------------------
+
+function handles(op: string, tensors: readonly Tensor[]): Handle[] {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(`${op}(): needs a non-empty array of tensors`);
+  return tensors.map((t) => t.handle);
+}
+/** Joins tensors along an existing dimension. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return call('cat', handles('cat', tensors), dim);
+}
+/** Joins same-shaped tensors along a new dimension. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return call('stack', handles('stack', tensors), dim);
+}
+/** Elementwise choice: a where condition is true, else b. */
+export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const ta = typeof a === 'number' ? fullLike(condition, a, { dtype: typeof b === 'number' ? 'float32' : b.dtype }) : a;
+  const tb = typeof b === 'number' ? fullLike(condition, b, { dtype: ta.dtype }) : b;
+  const out = call('where', condition.handle, ta.handle, tb.handle);
+  if (ta !== a) ta.dispose();
+  if (tb !== b) tb.dispose();
+  return out;
+}
+export function oneHot(labels: Tensor, numClasses = -1): Tensor {
+  return call('oneHot', labels.handle, numClasses);
+}
+
+/** Calls an op from the table with raw results (for ops that return numbers). */
+export function callRaw(op: OpName, ...args: NativeArg[]): NativeResult {
+  return ops[op](...args);
+}
