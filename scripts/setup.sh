@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what twinshot needs on a fresh Debian/Ubuntu machine, then the npm packages and the
+# native addon. Usage: scripts/setup.sh [run|test]   (test adds PostgreSQL+pgvector and Chromium)
+# As root it installs with apt-get; otherwise it prints the one command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose="${1:-run}"
+
+packages=(libtorch-dev g++ make python3)
+if [ "$purpose" = test ]; then
+  packages+=(python3-torch postgresql chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "twinshot: missing system packages: ${missing[*]} (no apt-get here: install libtorch and set LIBTORCH)" >&2
+    exit 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "twinshot: missing system packages. Install them with:" >&2
+    echo "    sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "twinshot: installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+fi
+
+if [ "$purpose" = test ]; then
+  bash scripts/setup-pgvector.sh
+fi
+
+# npm packages (the install script builds the native addon; prepare compiles TypeScript)
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+node scripts/build-native.js
+[ -f dist/index.js ] && [ -z "$(find src -newer dist/index.js -name '*.ts' -print -quit)" ] || npm run build:ts

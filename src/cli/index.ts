@@ -1,0 +1,16 @@
+// CLI entry: one commander program, one file per command (src/cli/*.ts).
+import { Command } from 'commander';
+import { registerInfoCommand } from './info.js';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('twinshot')
+    .description('One-shot image recognition with twin (Siamese) networks on libtorch')
+    .showHelpAfterError();
+  registerInfoCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

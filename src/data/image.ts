@@ -1,0 +1,60 @@
+// Image decoding for every entry point (data sets, CLI, service): PNG/JPEG/WebP/GIF bytes ->
+// one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
+import sharp, { type Metadata } from 'sharp';
+import { TwinshotError } from '../errors.js';
+
+/** How images are turned into network input; saved in every model's config. */
+export interface Preprocessing {
+  /** Side of the square input, in pixels (105 for Koch et al., 28 for small nets). */
+  size: number;
+  /** Store ink as 255 on 0 (Omniglot's black strokes on white become bright strokes on black). */
+  invert: boolean;
+}
+
+export interface DecodeLimits {
+  /** Largest accepted width x height before decoding (default 40 megapixels). */
+  maxPixels?: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+function imageError(message: string, cause?: unknown): TwinshotError {
+  return new TwinshotError('ERR_IMAGE', message, { cause });
+}
+
+/**
+ * Decodes one image to `size` x `size` grayscale pixels (row-major uint8).
+ * Transparent areas become white (paper) before inversion.
+ * @throws TwinshotError ERR_IMAGE when the bytes are not an image, are truncated, or exceed maxPixels
+ */
+export async function decodeImage(bytes: Uint8Array, pre: Preprocessing, limits: DecodeLimits = {}): Promise<Uint8Array> {
+  if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
+  const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw imageError(`not a decodable image (${(error as Error).message}); send PNG, JPEG, WebP or GIF`, error);
+  }
+  const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
+  if (pixels > maxPixels) {
+    throw imageError(`image is ${metadata.width}x${metadata.height} (${pixels} pixels); the limit is ${maxPixels} pixels`);
+  }
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+      .flatten({ background: '#ffffff' })
+      .grayscale()
+      .resize(pre.size, pre.size, { fit: 'fill', kernel: 'lanczos3' });
+    if (pre.invert) pipeline = pipeline.negate({ alpha: false });
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 1 || data.byteLength !== pre.size * pre.size) {
+      // grayscale() can keep an alpha channel; take the first channel of each pixel.
+      const out = new Uint8Array(pre.size * pre.size);
+      for (let i = 0; i < out.length; i++) out[i] = data[i * info.channels]!;
+      return out;
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } catch (error) {
+    throw imageError(`image could not be decoded (${(error as Error).message}); the file may be truncated or corrupt`, error);
+  }
+}
