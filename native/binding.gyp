@@ -26,7 +26,7 @@
         "<(torch_include)/torch/csrc/api/include"
       ],
       "defines": [
-        "NAPI_VERSION=9",
+        "NAPI_EXPERIMENTAL",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "_GLIBCXX_USE_CXX11_ABI=<(torch_cxx11_abi)"

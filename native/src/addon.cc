@@ -282,6 +282,11 @@ Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, !info[0].As<Napi::External<TensorBox>>().Data()->tensor.defined());
 }
 
+// Bytes of native memory currently reported to V8 (for diagnostics and the memory tests).
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -320,6 +325,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   return exports;
 }

@@ -13,7 +13,9 @@ int64_t HostBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
 }
 
-void FinalizeBox(Napi::Env env, TensorBox* box) {
+// A basic finalizer: it touches no JS values, so Node runs it during garbage collection itself
+// rather than later on the event loop, and a synchronous training loop gets its memory back.
+void FinalizeBox(Napi::BasicEnv env, TensorBox* box) {
   if (box->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
   delete box;
 }

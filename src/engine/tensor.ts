@@ -114,6 +114,17 @@ export class Tensor {
     return ops.isContiguous(this.handle) as boolean;
   }
 
+  /**
+   * Makes this tensor refer to `source`'s data (shape and dtype may change), keeping its identity
+   * and autograd flags, like PyTorch's `param.data = source`. Used to move parameters in place.
+   */
+  setData(source: Tensor): this {
+    ops.setData(this.handle, source.handle);
+    this.#shape = undefined;
+    this.#dtype = undefined;
+    return this;
+  }
+
   // ---- lifetime ----------------------------------------------------------------------------
 
   /** Frees the native tensor now. Views and autograd graphs that share it keep their own reference. */

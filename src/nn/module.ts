@@ -132,7 +132,7 @@ export abstract class Module {
       for (const t of [...this.parameters(), ...this.buffers()]) {
         // dtype changes apply to floating tensors only (batch norm's step counter stays int64)
         const moved = t.to({ device, dtype: t.isFloating ? dtype : undefined });
-        ops.setData(t.handle, moved.handle);
+        t.setData(moved);
         moved.dispose();
       }
     });
