@@ -1,0 +1,362 @@
+// The recognition library: a Recognizer (embedder + store) opens Galleries, which enrol labelled
+// examples, identify new images against them, verify pairs, and export or import their vectors.
+import { TwinshotError } from '../errors.js';
+import { decodeImage } from '../data/image.js';
+import { vectorDistance, type Embedder, type SearchMetric } from '../models/embedder.js';
+import type { ClassSummary, GalleryRecord, GalleryStore, MatchMode, NewExample } from './types.js';
+
+/** An encoded image file (PNG, JPEG, WebP, GIF), or pixels already decoded for the embedder. */
+export type ImageInput = Uint8Array | { pixels: Uint8Array };
+
+/** One ranked label. */
+export interface Match {
+  label: string;
+  distance: number;
+  /** Calibrated probability that the query shows this label (Embedder#confidence of the distance). */
+  confidence: number;
+}
+
+export interface Identification {
+  /** The nearest label, or null when even it is farther than the model's threshold. */
+  label: string | null;
+  /** True when no label is within the threshold (or the gallery is empty). */
+  unknown: boolean;
+  /** Up to k labels, nearest first. */
+  matches: Match[];
+  by: MatchMode;
+  metric: SearchMetric;
+  threshold: number;
+}
+
+export interface Verification {
+  /** Whether the distance is at or below the model's threshold. */
+  same: boolean;
+  distance: number;
+  /** Calibrated probability that both images show the same class. */
+  confidence: number;
+  metric: SearchMetric;
+  threshold: number;
+}
+
+export interface EnrollResult {
+  label: string;
+  /** Ids of the stored examples, in input order. */
+  ids: string[];
+}
+
+export interface IdentifyOptions {
+  /** Number of labels to rank (default 5, at most 100). */
+  k?: number;
+  /** Match by nearest example (default) or by class mean. */
+  by?: MatchMode;
+}
+
+/** A gallery's vectors in a portable JSON document (vectors are base64 little-endian float32). */
+export interface GalleryExport {
+  format: 'twinshot-gallery';
+  version: 1;
+  name: string;
+  model: string;
+  dim: number;
+  metric: SearchMetric;
+  exportedAt: string;
+  examples: { label: string; vector: string; createdAt: string }[];
+}
+
+export interface RecognizerOptions {
+  /** Largest image accepted, in pixels (width x height, checked before decoding). */
+  maxPixels?: number;
+}
+
+export const MAX_K = 100;
+const GALLERY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_LABEL_LENGTH = 200;
+// Labels end up in logs, terminals and HTML; control characters there only cause trouble.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** The pattern gallery names follow (also used by the HTTP schemas). */
+export const GALLERY_NAME_PATTERN = GALLERY_NAME.source;
+
+/** @throws TwinshotError ERR_ARGUMENT unless `name` is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+export function checkGalleryName(name: string): string {
+  if (typeof name !== 'string' || !GALLERY_NAME.test(name)) {
+    throw new TwinshotError(
+      'ERR_ARGUMENT',
+      `gallery name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${JSON.stringify(name)}`,
+    );
+  }
+  return name;
+}
+
+/** @throws TwinshotError ERR_ARGUMENT unless `label` is 1-200 characters without control characters */
+export function checkLabel(label: string): string {
+  if (
+    typeof label !== 'string' ||
+    label.length === 0 ||
+    label.length > MAX_LABEL_LENGTH ||
+    CONTROL_CHARACTERS.test(label)
+  ) {
+    throw new TwinshotError(
+      'ERR_ARGUMENT',
+      `label must be 1-${MAX_LABEL_LENGTH} characters without control characters; got ${JSON.stringify(label)?.slice(0, 80)}`,
+    );
+  }
+  return label;
+}
+
+function checkK(k: number): number {
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw new TwinshotError('ERR_ARGUMENT', `k must be an integer from 1 to ${MAX_K}; got ${k}`);
+  }
+  return k;
+}
+
+function encodeVector(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+function decodeVector(text: string, dim: number, where: string): Float32Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.byteLength !== dim * 4) {
+    throw new TwinshotError(
+      'ERR_FORMAT',
+      `${where}: vector must be ${dim} float32 values (${dim * 4} bytes); got ${bytes.byteLength} bytes`,
+    );
+  }
+  const vector = new Float32Array(dim);
+  new Uint8Array(vector.buffer).set(bytes);
+  if (!vector.every(Number.isFinite))
+    throw new TwinshotError('ERR_FORMAT', `${where}: vector holds NaN or infinite values`);
+  return vector;
+}
+
+/**
+ * Recognition over one store with one embedder: the entry point of the library.
+ *
+ * @example
+ * const recognizer = new Recognizer(SqliteStore.open('gallery.db'), new PixelEmbedder());
+ * const gallery = (await recognizer.createGallery('symbols')).gallery;
+ * await gallery.enroll('alpha', [pngBytes]);
+ * const { label, matches } = await gallery.identify(queryPng, { k: 3 });
+ */
+export class Recognizer {
+  readonly store: GalleryStore;
+  readonly embedder: Embedder;
+  readonly maxPixels: number | undefined;
+
+  constructor(store: GalleryStore, embedder: Embedder, options: RecognizerOptions = {}) {
+    this.store = store;
+    this.embedder = embedder;
+    this.maxPixels = options.maxPixels;
+  }
+
+  /**
+   * Decodes images to the embedder's input (size x size grayscale).
+   * @throws TwinshotError ERR_IMAGE for bytes that are not an image, truncated, or over maxPixels
+   */
+  async decode(images: readonly ImageInput[]): Promise<Uint8Array[]> {
+    const { preprocessing } = this.embedder.info;
+    const pixels = preprocessing.size * preprocessing.size;
+    return Promise.all(
+      images.map(async (image, i) => {
+        if (image instanceof Uint8Array) {
+          return decodeImage(image, preprocessing, this.maxPixels === undefined ? {} : { maxPixels: this.maxPixels });
+        }
+        if (!(image?.pixels instanceof Uint8Array) || image.pixels.length !== pixels) {
+          throw new TwinshotError('ERR_IMAGE', `image ${i}: decoded pixels must be a Uint8Array of ${pixels} values`);
+        }
+        return image.pixels;
+      }),
+    );
+  }
+
+  /** Embeds images with the model (decoding them first). */
+  async embed(images: readonly ImageInput[]): Promise<Float32Array[]> {
+    if (images.length === 0) return [];
+    return this.embedder.embed(await this.decode(images));
+  }
+
+  /** Whether two images show the same class, with the distance and a calibrated probability. */
+  async verify(image1: ImageInput, image2: ImageInput): Promise<Verification> {
+    const [a, b] = await this.embed([image1, image2]);
+    return this.verifyVectors(a!, b!);
+  }
+
+  /** {@link Recognizer#verify} for vectors already embedded. */
+  verifyVectors(a: Float32Array, b: Float32Array): Verification {
+    const { metric, threshold } = this.embedder.info;
+    const distance = vectorDistance(metric, a, b);
+    return { same: distance <= threshold, distance, confidence: this.embedder.confidence(distance), metric, threshold };
+  }
+
+  /**
+   * Creates a gallery for this recognizer's model, or opens it when it exists already.
+   * @throws TwinshotError ERR_CONFLICT when it exists for another model
+   */
+  async createGallery(name: string): Promise<{ gallery: Gallery; created: boolean }> {
+    const { name: model, dim, metric } = this.embedder.info;
+    const { gallery, created } = await this.store.createGallery({ name: checkGalleryName(name), model, dim, metric });
+    return { gallery: new Gallery(this, gallery.name), created };
+  }
+
+  /**
+   * Opens an existing gallery.
+   * @throws TwinshotError ERR_NOT_FOUND when there is none; ERR_CONFLICT when its vectors come from another model
+   */
+  async gallery(name: string): Promise<Gallery> {
+    const record = await this.store.getGallery(checkGalleryName(name));
+    if (!record) throw new TwinshotError('ERR_NOT_FOUND', `gallery '${name}' does not exist`);
+    this.checkCompatible(record);
+    return new Gallery(this, record.name);
+  }
+
+  /** @throws TwinshotError ERR_CONFLICT when the gallery's vectors were made by another model */
+  checkCompatible(record: Pick<GalleryRecord, 'name' | 'model' | 'dim' | 'metric'>): void {
+    const { name, dim, metric } = this.embedder.info;
+    if (record.model !== name || record.dim !== dim || record.metric !== metric) {
+      throw new TwinshotError(
+        'ERR_CONFLICT',
+        `gallery '${record.name}' holds vectors of model '${record.model}' (${record.dim}-d, ${record.metric}); ` +
+          `this recognizer embeds with '${name}' (${dim}-d, ${metric}); re-enrol into a new gallery`,
+      );
+    }
+  }
+
+  listGalleries(): Promise<GalleryRecord[]> {
+    return this.store.listGalleries();
+  }
+
+  /** Deletes a gallery and its vectors; false when there was none. */
+  deleteGallery(name: string): Promise<boolean> {
+    return this.store.deleteGallery(checkGalleryName(name));
+  }
+}
+
+/** One named gallery: labelled examples to match queries against. Get one from a {@link Recognizer}. */
+export class Gallery {
+  readonly name: string;
+  readonly #recognizer: Recognizer;
+
+  /** @internal use Recognizer#gallery or Recognizer#createGallery */
+  constructor(recognizer: Recognizer, name: string) {
+    this.#recognizer = recognizer;
+    this.name = name;
+  }
+
+  get #store(): GalleryStore {
+    return this.#recognizer.store;
+  }
+
+  /** The gallery's model, size and creation time. @throws ERR_NOT_FOUND once deleted */
+  async info(): Promise<GalleryRecord> {
+    const record = await this.#store.getGallery(this.name);
+    if (!record) throw new TwinshotError('ERR_NOT_FOUND', `gallery '${this.name}' does not exist`);
+    return record;
+  }
+
+  /**
+   * Registers examples of a label (one is enough: that is one-shot learning). All images are
+   * decoded and embedded before anything is stored, and stored in one transaction.
+   * @throws TwinshotError ERR_ARGUMENT for a bad label or no images; ERR_IMAGE for a bad image
+   */
+  async enroll(label: string, images: readonly ImageInput[]): Promise<EnrollResult> {
+    checkLabel(label);
+    if (images.length === 0) throw new TwinshotError('ERR_ARGUMENT', 'enroll: give at least one image');
+    const vectors = await this.#recognizer.embed(images);
+    return { label, ids: await this.enrollVectors(vectors.map((vector) => ({ label, vector }))) };
+  }
+
+  /** Stores vectors already embedded by this gallery's model (imports, benchmarks). */
+  async enrollVectors(examples: readonly NewExample[]): Promise<string[]> {
+    for (const { label } of examples) checkLabel(label);
+    return this.#store.addExamples(this.name, examples);
+  }
+
+  /** Ranks the gallery's labels for one image; `label` is null when nothing is within the threshold. */
+  async identify(image: ImageInput, options: IdentifyOptions = {}): Promise<Identification> {
+    return (await this.identifyMany([image], options))[0]!;
+  }
+
+  /** {@link Gallery#identify} for several images, searched together. */
+  async identifyMany(images: readonly ImageInput[], options: IdentifyOptions = {}): Promise<Identification[]> {
+    const k = checkK(options.k ?? 5);
+    return this.identifyVectors(await this.#recognizer.embed(images), { ...options, k });
+  }
+
+  /** {@link Gallery#identify} for vectors already embedded. */
+  async identifyVectors(vectors: readonly Float32Array[], options: IdentifyOptions = {}): Promise<Identification[]> {
+    const k = checkK(options.k ?? 5);
+    const by = options.by ?? 'example';
+    if (by !== 'example' && by !== 'mean')
+      throw new TwinshotError('ERR_ARGUMENT', `by must be 'example' or 'mean'; got ${String(by)}`);
+    const { embedder } = this.#recognizer;
+    const { metric, threshold } = embedder.info;
+    const rankings = await this.#store.search(this.name, vectors, { k, by });
+    return rankings.map((ranking) => {
+      const matches = ranking.map(({ label, distance }) => ({
+        label,
+        distance,
+        confidence: embedder.confidence(distance),
+      }));
+      const best = matches[0];
+      const known = best !== undefined && best.distance <= threshold;
+      return { label: known ? best.label : null, unknown: !known, matches, by, metric, threshold };
+    });
+  }
+
+  /** Same as {@link Recognizer#verify}; galleries are not involved. */
+  verify(image1: ImageInput, image2: ImageInput): Promise<Verification> {
+    return this.#recognizer.verify(image1, image2);
+  }
+
+  /** Removes every example of a label; returns how many there were (0 when none). */
+  remove(label: string): Promise<number> {
+    return this.#store.removeClass(this.name, checkLabel(label));
+  }
+
+  /** Labels with their example counts, sorted by label. */
+  list(): Promise<ClassSummary[]> {
+    return this.#store.listClasses(this.name);
+  }
+
+  /** Every example as a portable document (see {@link GalleryExport}). */
+  async export(): Promise<GalleryExport> {
+    const record = await this.info();
+    const examples = await this.#store.exportExamples(this.name);
+    return {
+      format: 'twinshot-gallery',
+      version: 1,
+      name: record.name,
+      model: record.model,
+      dim: record.dim,
+      metric: record.metric,
+      exportedAt: new Date().toISOString(),
+      examples: examples.map(({ label, vector, createdAt }) => ({ label, vector: encodeVector(vector), createdAt })),
+    };
+  }
+
+  /**
+   * Adds the examples of an export to this gallery (in one transaction); with `replace`, removes
+   * the labels it contains first. Returns the number of examples added.
+   * @throws TwinshotError ERR_FORMAT for a malformed document; ERR_CONFLICT when it comes from another model
+   */
+  async import(document: GalleryExport, options: { replace?: boolean } = {}): Promise<number> {
+    if (document?.format !== 'twinshot-gallery' || document.version !== 1 || !Array.isArray(document.examples)) {
+      throw new TwinshotError(
+        'ERR_FORMAT',
+        'import: not a twinshot gallery export (format "twinshot-gallery", version 1)',
+      );
+    }
+    this.#recognizer.checkCompatible({ ...document, name: document.name ?? this.name });
+    const examples = document.examples.map((example, i) => ({
+      label: checkLabel(example?.label),
+      vector: decodeVector(String(example?.vector), document.dim, `import: example ${i}`),
+    }));
+    if (options.replace) {
+      for (const label of new Set(examples.map((e) => e.label))) await this.#store.removeClass(this.name, label);
+    }
+    await this.enrollVectors(examples);
+    return examples.length;
+  }
+}

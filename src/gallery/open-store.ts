@@ -1,0 +1,46 @@
+// openStore: picks the gallery store from a URL (sqlite:PATH or postgres://...), the one place
+// where store URLs are parsed.
+import { TwinshotError } from '../errors.js';
+import { PostgresStore, redactUrl } from './postgres-store.js';
+import { SqliteStore, type SqliteSynchronous } from './sqlite-store.js';
+import type { GalleryStore } from './types.js';
+
+/** Where galleries live when no --store is given: an SQLite file under the working folder. */
+export const DEFAULT_STORE_URL = 'sqlite:./twinshot-data/gallery.db';
+
+/**
+ * Opens the store a URL names:
+ * - `sqlite:PATH` (relative to the working folder; `sqlite::memory:` for a throwaway store),
+ *   with `?synchronous=normal` to trade power-cut durability for one fsync less per write;
+ * - `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`), with `?schema=NAME` to keep
+ *   twinshot's tables in their own schema.
+ *
+ * @example
+ * const store = await openStore('sqlite:./twinshot-data/gallery.db');
+ * @throws TwinshotError ERR_CONFIG for an unknown scheme; ERR_STORE when the store cannot be opened
+ */
+export async function openStore(url: string = DEFAULT_STORE_URL): Promise<GalleryStore> {
+  if (url.startsWith('sqlite:')) {
+    const [file, query = ''] = url.slice('sqlite:'.length).split('?', 2) as [string, string?];
+    const params = new URLSearchParams(query);
+    if (!file) throw new TwinshotError('ERR_CONFIG', `store URL ${url} has no file path; write sqlite:PATH`);
+    const synchronous = params.get('synchronous') ?? 'full';
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `store URL ${url}: synchronous must be 'full' or 'normal'; got '${synchronous}'`,
+      );
+    }
+    return SqliteStore.open(file, { synchronous: synchronous as SqliteSynchronous });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const parsed = new URL(url);
+    const schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    return PostgresStore.open(parsed.toString(), schema === undefined ? {} : { schema });
+  }
+  throw new TwinshotError(
+    'ERR_CONFIG',
+    `unknown store URL ${redactUrl(url)}; use sqlite:PATH (e.g. ${DEFAULT_STORE_URL}) or postgres://USER@HOST/DB`,
+  );
+}

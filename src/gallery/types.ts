@@ -1,0 +1,123 @@
+// The gallery store contract: galleries of labelled embedding vectors and API keys, behind one
+// interface that the embedded SQLite store and the PostgreSQL + pgvector store both implement.
+import type { SearchMetric } from '../models/embedder.js';
+
+/** One gallery: a named set of labelled vectors, all from one model. */
+export interface GalleryRecord {
+  name: string;
+  /** Name of the model that made the vectors (EmbedderInfo.name); other models' vectors do not compare. */
+  model: string;
+  dim: number;
+  metric: SearchMetric;
+  /** ISO 8601 time of creation. */
+  createdAt: string;
+  /** Number of distinct labels. */
+  classes: number;
+  /** Number of stored vectors. */
+  examples: number;
+}
+
+/** What a gallery is created with. */
+export interface GallerySpec {
+  name: string;
+  model: string;
+  dim: number;
+  metric: SearchMetric;
+}
+
+export interface NewExample {
+  label: string;
+  vector: Float32Array;
+}
+
+export interface ExampleRecord {
+  id: string;
+  label: string;
+  vector: Float32Array;
+  createdAt: string;
+}
+
+export interface ClassSummary {
+  label: string;
+  examples: number;
+}
+
+/**
+ * How a query is matched: 'example' ranks labels by their nearest stored example; 'mean' ranks
+ * labels by the distance to the mean of their examples (a prototype, as in Snell et al. 2017).
+ */
+export type MatchMode = 'example' | 'mean';
+
+export interface SearchOptions {
+  /** Number of distinct labels to return (fewer when the gallery has fewer). */
+  k: number;
+  by: MatchMode;
+}
+
+/** One label in a ranking, with its distance under the gallery's metric. */
+export interface Neighbour {
+  label: string;
+  distance: number;
+}
+
+export type KeyScope = 'read' | 'write';
+
+/** An API key as stored: only the SHA-256 of the token is kept, never the token. */
+export interface ApiKeyRecord {
+  /** Public identifier, shown in listings and used to revoke. */
+  id: string;
+  /** Hex SHA-256 of the bearer token. */
+  hash: string;
+  /** Gallery the key opens, or '*' for every gallery. */
+  gallery: string;
+  scopes: KeyScope[];
+  /** Free-text note (who or what the key is for). */
+  name: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/**
+ * Durable storage of galleries and keys. Every method that names a gallery throws
+ * TwinshotError ERR_NOT_FOUND when it does not exist; storage faults surface as ERR_STORE.
+ * A write resolves only once it is durable (committed), so a caller may report success.
+ */
+export interface GalleryStore {
+  /** 'sqlite' or 'postgres'. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** The store URL with any password removed, for logs. */
+  readonly location: string;
+
+  /** Creates a gallery, or returns the existing one (`created: false`) when the spec matches it. @throws ERR_CONFLICT when it exists with another model, dim or metric */
+  createGallery(spec: GallerySpec): Promise<{ gallery: GalleryRecord; created: boolean }>;
+  getGallery(name: string): Promise<GalleryRecord | null>;
+  listGalleries(): Promise<GalleryRecord[]>;
+  /** Deletes a gallery and its vectors; false when there was none. */
+  deleteGallery(name: string): Promise<boolean>;
+
+  /** Adds vectors in one transaction (all or none); returns their ids in order. */
+  addExamples(gallery: string, examples: readonly NewExample[]): Promise<string[]>;
+  listClasses(gallery: string): Promise<ClassSummary[]>;
+  /** Removes every example of a label; returns how many were removed (0 when the label is absent). */
+  removeClass(gallery: string, label: string): Promise<number>;
+  /**
+   * Ranks labels for each query vector, nearest first, at most `k` labels per query.
+   * The SQLite store is exact; the pgvector store uses its HNSW index (approximate for large galleries).
+   */
+  search(gallery: string, queries: readonly Float32Array[], options: SearchOptions): Promise<Neighbour[][]>;
+  /** Every stored example, oldest first. */
+  exportExamples(gallery: string): Promise<ExampleRecord[]>;
+
+  createKey(key: ApiKeyRecord): Promise<void>;
+  listKeys(): Promise<ApiKeyRecord[]>;
+  /** Marks a key revoked; false when no active key has that id. */
+  revokeKey(id: string): Promise<boolean>;
+  /** The active (not revoked) key whose token hashes to `hash`, or null. */
+  findKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  /** Whether any active key exists (once one does, the service requires keys). */
+  hasActiveKeys(): Promise<boolean>;
+
+  /** Throws ERR_STORE when the store cannot answer (used by /healthz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
