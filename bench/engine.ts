@@ -1,0 +1,126 @@
+// `npm run bench -- engine [--json] [--rounds N]`: training-step throughput of twinshot against
+// PyTorch (Debian's python3-torch) on the same machine, in alternating rounds to share the noise.
+// (a) conv-4, 28x28, batch 64, SGD step; (b) Koch et al.'s twin net, 105x105 pairs, batch 32.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { arange, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
+import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/layers.js';
+import * as F from '../src/nn/functional.js';
+import { SGD } from '../src/optim/sgd.js';
+import { Koch2015 } from '../src/models/koch2015.js';
+
+const args = process.argv.slice(2);
+const asJson = args.includes('--json');
+const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+const python = process.env.TWINSHOT_PYTHON ?? '/usr/bin/python3';
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Job {
+  name: 'conv4' | 'koch';
+  label: string;
+  unit: string;
+  steps: number;
+  warmup: number;
+  make(): { step: () => void; perStep: number };
+}
+
+const jobs: Job[] = [
+  {
+    name: 'conv4',
+    label: 'conv-4 training step, 28x28, batch 64',
+    unit: 'images/s',
+    steps: 30,
+    warmup: 3,
+    make() {
+      const block = (i: number, o: number) => [new Conv2d(i, o, 3, { padding: 1 }), new BatchNorm2d(o), new ReLU(), new MaxPool2d(2)];
+      const net = new Sequential(...block(1, 64), ...block(64, 64), ...block(64, 64), ...block(64, 64), new Flatten(), new Linear(64, 64));
+      const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
+      const x = rand([64, 1, 28, 28]);
+      const y = arange(64);
+      return {
+        perStep: 64,
+        step: () =>
+          tidy(() => {
+            opt.zeroGrad();
+            F.crossEntropy(net.forward(x), y).backward();
+            opt.step();
+          }),
+      };
+    },
+  },
+  {
+    name: 'koch',
+    label: 'Koch et al. twin net, 105x105 pairs, batch 32',
+    unit: 'pairs/s',
+    steps: 3,
+    warmup: 1,
+    make() {
+      const net = new Koch2015();
+      const opt = new SGD(net, { lr: 0.01, momentum: 0.5 });
+      const a = rand([32, 1, 105, 105]);
+      const b = rand([32, 1, 105, 105]);
+      const y = arange(32).remainder(2).float();
+      return {
+        perStep: 32,
+        step: () =>
+          tidy(() => {
+            opt.zeroGrad();
+            F.binaryCrossEntropyWithLogits(net.pairLogits(net.embed(a), net.embed(b)), y).backward();
+            opt.step();
+          }),
+      };
+    },
+  },
+];
+
+function timeOurs(job: Job): number {
+  manualSeed(0);
+  const { step, perStep } = job.make();
+  for (let i = 0; i < job.warmup; i++) step();
+  const start = performance.now();
+  for (let i = 0; i < job.steps; i++) step();
+  return (job.steps * perStep) / ((performance.now() - start) / 1000);
+}
+
+function timePeer(job: Job): number {
+  const result = spawnSync(python, [path.join(here, 'engine_peer.py'), job.name, String(job.steps), String(job.warmup), String(getNumThreads())], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`PyTorch peer failed (is python3-torch installed?):\n${result.stderr}`);
+  return (JSON.parse(result.stdout.trim().split('\n').pop()!) as { itemsPerSec: number }).itemsPerSec;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const results = jobs.map((job) => {
+  const ours: number[] = [];
+  const peer: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ours.push(timeOurs(job));
+    peer.push(timePeer(job));
+    if (!asJson) console.error(`  ${job.name} round ${r + 1}/${rounds}: twinshot ${ours.at(-1)!.toFixed(1)}, pytorch ${peer.at(-1)!.toFixed(1)} ${job.unit}`);
+  }
+  return { job: job.name, label: job.label, unit: job.unit, twinshot: median(ours), pytorch: median(peer), ratio: median(ours) / median(peer) };
+});
+
+const summary = {
+  bench: 'engine',
+  date: new Date().toISOString(),
+  machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+  threads: getNumThreads(),
+  torch: engineInfo().torchVersion,
+  rounds,
+  results,
+  ratios: Object.fromEntries(results.map((r) => [r.job, Number(r.ratio.toFixed(3))])),
+};
+if (asJson) {
+  console.log(JSON.stringify(summary));
+} else {
+  console.log(`engine benchmark, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`);
+  for (const r of results) {
+    console.log(`${r.label.padEnd(48)} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)} ${r.unit}`);
+  }
+  for (const r of results) console.log(`ratio ${r.job}: ${r.ratio.toFixed(3)}`);
+}

@@ -1,0 +1,69 @@
+"""PyTorch peer for bench/engine.ts: the same training steps in Python, timed the same way.
+Usage: python3 bench/engine_peer.py conv4|koch STEPS WARMUP THREADS -> one JSON line."""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+model_name, steps, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+def conv4():
+    def block(i, o):
+        return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
+    net = nn.Sequential(*block(1, 64), *block(64, 64), *block(64, 64), *block(64, 64), nn.Flatten(), nn.Linear(64, 64))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand(64, 1, 28, 28)
+    y = torch.arange(64) % 64
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+    return step, 64
+
+
+class Koch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 64, 10), nn.Conv2d(64, 128, 7)
+        self.conv3, self.conv4 = nn.Conv2d(128, 128, 4), nn.Conv2d(128, 256, 4)
+        self.fc, self.head = nn.Linear(256 * 6 * 6, 4096), nn.Linear(4096, 1)
+
+    def embed(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv3(x)), 2)
+        x = F.relu(self.conv4(x))
+        return torch.sigmoid(self.fc(x.flatten(1)))
+
+    def forward(self, a, b):
+        return self.head((self.embed(a) - self.embed(b)).abs()).squeeze(1)
+
+
+def koch():
+    net = Koch()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.5)
+    a, b = torch.rand(32, 1, 105, 105), torch.rand(32, 1, 105, 105)
+    y = (torch.arange(32) % 2).float()
+
+    def step():
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(net(a, b), y).backward()
+        opt.step()
+    return step, 32
+
+
+step, per_step = {'conv4': conv4, 'koch': koch}[model_name]()
+for _ in range(warmup):
+    step()
+start = time.perf_counter()
+for _ in range(steps):
+    step()
+elapsed = time.perf_counter() - start
+print(json.dumps({'engine': 'pytorch', 'model': model_name, 'itemsPerSec': steps * per_step / elapsed, 'torch': torch.__version__}))
