@@ -1,6 +1,7 @@
 // CLI entry: one commander program, one file per command (src/cli/*.ts).
 import { Command } from 'commander';
 import { registerInfoCommand } from './info.js';
+import { registerDataCommand } from './data.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .description('One-shot image recognition with twin (Siamese) networks on libtorch')
     .showHelpAfterError();
   registerInfoCommand(program);
+  registerDataCommand(program);
   return program;
 }
 

@@ -27,7 +27,11 @@ function imageError(message: string, cause?: unknown): TwinshotError {
  * Transparent areas become white (paper) before inversion.
  * @throws TwinshotError ERR_IMAGE when the bytes are not an image, are truncated, or exceed maxPixels
  */
-export async function decodeImage(bytes: Uint8Array, pre: Preprocessing, limits: DecodeLimits = {}): Promise<Uint8Array> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  pre: Preprocessing,
+  limits: DecodeLimits = {},
+): Promise<Uint8Array> {
   if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
   let metadata: Metadata;
@@ -38,7 +42,9 @@ export async function decodeImage(bytes: Uint8Array, pre: Preprocessing, limits:
   }
   const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
   if (pixels > maxPixels) {
-    throw imageError(`image is ${metadata.width}x${metadata.height} (${pixels} pixels); the limit is ${maxPixels} pixels`);
+    throw imageError(
+      `image is ${metadata.width}x${metadata.height} (${pixels} pixels); the limit is ${maxPixels} pixels`,
+    );
   }
   try {
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
@@ -55,6 +61,9 @@ export async function decodeImage(bytes: Uint8Array, pre: Preprocessing, limits:
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (error) {
-    throw imageError(`image could not be decoded (${(error as Error).message}); the file may be truncated or corrupt`, error);
+    throw imageError(
+      `image could not be decoded (${(error as Error).message}); the file may be truncated or corrupt`,
+      error,
+    );
   }
 }
