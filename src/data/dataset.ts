@@ -246,7 +246,7 @@ export class ImageSet {
     });
   }
 
-  /** A new set with every image of the given classes, in the order of the classes given. */
+  /** A new set with every image of the given classes (classes keep this set's order). */
   selectClasses(classIndices: ArrayLike<number>): ImageSet {
     const picked: number[] = [];
     const seen = new Set<number>();
