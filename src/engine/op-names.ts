@@ -1,6 +1,6 @@
 // Every op in the addon's table (native/src/ops). A test checks this list against the addon.
 export const OP_NAMES = [
-  'abs', 'adamStep', 'adaptiveAvgPool2d', 'add', 'add_', 'addcmul', 'affineGrid', 'all', 'amax', 'amin', 'any',
+  'abs', 'adamStep', 'adaptiveAvgPool2d', 'add', 'add_', 'addcmul', 'affineGrid', 'all', 'allDim', 'amax', 'amin', 'any', 'anyDim',
   'arange', 'argmax', 'argmin', 'avgPool2d', 'backward', 'batchNorm', 'bernoulli', 'binaryCrossEntropy',
   'binaryCrossEntropyWithLogits', 'bmm', 'cat', 'cdist', 'ceil', 'chunk', 'clamp', 'clamp_', 'clipGradNorm', 'clone',
   'constantPad', 'contiguous', 'conv2d', 'copy_', 'cos', 'cosineEmbeddingLoss', 'cosineSimilarity', 'countNonzero',

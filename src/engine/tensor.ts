@@ -527,11 +527,12 @@ export class Tensor {
   cumsum(dim: number): Tensor {
     return call('cumsum', this.handle, dim);
   }
-  any(): Tensor {
-    return call('any', this.handle);
+  /** Whether any element is true (over everything, or along `dim`). */
+  any(dim?: number, keepdim = false): Tensor {
+    return dim === undefined ? call('any', this.handle) : call('anyDim', this.handle, dim, keepdim);
   }
-  all(): Tensor {
-    return call('all', this.handle);
+  all(dim?: number, keepdim = false): Tensor {
+    return dim === undefined ? call('all', this.handle) : call('allDim', this.handle, dim, keepdim);
   }
   countNonzero(): Tensor {
     return call('countNonzero', this.handle);

@@ -82,6 +82,10 @@ export class Koch2015 extends TwinModel {
     return this.head.forward(a.sub(b).abs()).squeeze(1);
   }
 
+  pairLogitMatrix(a: Tensor, b: Tensor): Tensor {
+    return this.distanceMatrix(a, b).neg();
+  }
+
   /** -logit of every pair, so lower means more alike; computed in row chunks to bound memory. */
   distanceMatrix(a: Tensor, b: Tensor): Tensor {
     const rows: Tensor[] = [];

@@ -67,6 +67,9 @@ void RegisterReduceOps(std::vector<OpEntry>& table) {
       {"cumsum", [](const Args& a) -> Result { return at::cumsum(a.tensor(0), a.integer(1)); }},
       {"any", [](const Args& a) -> Result { return at::any(a.tensor(0)); }},
       {"all", [](const Args& a) -> Result { return at::all(a.tensor(0)); }},
+      // (t, dim, keepdim)
+      {"anyDim", [](const Args& a) -> Result { return at::any(a.tensor(0), a.integer(1), a.boolean(2, false)); }},
+      {"allDim", [](const Args& a) -> Result { return at::all(a.tensor(0), a.integer(1), a.boolean(2, false)); }},
       {"countNonzero", [](const Args& a) -> Result { return at::count_nonzero(a.tensor(0)); }},
       // linear algebra
       {"matmul", [](const Args& a) -> Result { return at::matmul(a.tensor(0), a.tensor(1)); }},
