@@ -1,6 +1,9 @@
 // CLI entry: one commander program, one file per command (src/cli/*.ts).
 import { Command } from 'commander';
 import { registerInfoCommand } from './info.js';
+import { registerServeCommand } from './serve.js';
+import { registerGalleryCommand } from './gallery.js';
+import { registerKeysCommand } from './keys.js';
 import { registerDataCommand } from './data.js';
 
 export function buildProgram(): Command {
@@ -9,6 +12,9 @@ export function buildProgram(): Command {
     .description('One-shot image recognition with twin (Siamese) networks on libtorch')
     .showHelpAfterError();
   registerInfoCommand(program);
+  registerServeCommand(program);
+  registerGalleryCommand(program);
+  registerKeysCommand(program);
   registerDataCommand(program);
   return program;
 }

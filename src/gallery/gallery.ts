@@ -205,7 +205,7 @@ export class Recognizer {
    * @throws TwinshotError ERR_NOT_FOUND when there is none; ERR_CONFLICT when its vectors come from another model
    */
   async gallery(name: string): Promise<Gallery> {
-    const record = await this.store.getGallery(checkGalleryName(name));
+    const record = await this.store.describeGallery(checkGalleryName(name));
     if (!record) throw new TwinshotError('ERR_NOT_FOUND', `gallery '${name}' does not exist`);
     this.checkCompatible(record);
     return new Gallery(this, record.name);

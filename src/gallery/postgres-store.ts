@@ -327,6 +327,13 @@ export class PostgresStore implements GalleryStore {
     });
   }
 
+  async describeGallery(name: string): Promise<GallerySpec | null> {
+    return this.#withClient('read a gallery', async (client) => {
+      const row = await this.#galleryRow(client, name);
+      return row ? { name: row.name, model: row.model, dim: row.dim, metric: row.metric } : null;
+    });
+  }
+
   async listGalleries(): Promise<GalleryRecord[]> {
     return this.#withClient('list galleries', async (client) => {
       const rows = await client.query<GalleryRow>(

@@ -283,6 +283,13 @@ export class SqliteStore implements GalleryStore {
     });
   }
 
+  async describeGallery(name: string): Promise<GallerySpec | null> {
+    return this.#run('read a gallery', () => {
+      const row = this.#statements.gallery.get(name);
+      return row ? { name: row.name, model: row.model, dim: row.dim, metric: row.metric } : null;
+    });
+  }
+
   async listGalleries(): Promise<GalleryRecord[]> {
     return this.#run('list galleries', () => this.#statements.galleries.all().map((row) => this.#record(row)));
   }

@@ -91,6 +91,8 @@ export interface GalleryStore {
   /** Creates a gallery, or returns the existing one (`created: false`) when the spec matches it. @throws ERR_CONFLICT when it exists with another model, dim or metric */
   createGallery(spec: GallerySpec): Promise<{ gallery: GalleryRecord; created: boolean }>;
   getGallery(name: string): Promise<GalleryRecord | null>;
+  /** A gallery's model, dim and metric without counting its contents (cheap; checked on every request). */
+  describeGallery(name: string): Promise<GallerySpec | null>;
   listGalleries(): Promise<GalleryRecord[]>;
   /** Deletes a gallery and its vectors; false when there was none. */
   deleteGallery(name: string): Promise<boolean>;

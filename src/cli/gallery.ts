@@ -1,0 +1,180 @@
+// `twinshot gallery enroll|identify|list|remove|export|import`: galleries used directly through
+// the library (no server needed; safe beside a running server on the same store).
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import type { Recognizer } from '../gallery/gallery.js';
+
+interface StoreOptions {
+  store: string;
+  model: string;
+}
+
+function fail(message: string): never {
+  const error = new Error(message) as Error & { exitCode: number };
+  error.exitCode = 1;
+  throw error;
+}
+
+async function withRecognizer<T>(options: StoreOptions, fn: (recognizer: Recognizer) => Promise<T>): Promise<T> {
+  const [{ openStore }, { Recognizer }, { loadEmbedder }] = await Promise.all([
+    import('../gallery/open-store.js'),
+    import('../gallery/gallery.js'),
+    import('../service/load-embedder.js'),
+  ]);
+  const embedder = await loadEmbedder(options.model);
+  const store = await openStore(options.store);
+  try {
+    return await fn(new Recognizer(store, embedder));
+  } finally {
+    await store.close();
+    await embedder.close();
+  }
+}
+
+function readImage(file: string): Buffer {
+  if (!fs.existsSync(file)) fail(`image ${file} does not exist`);
+  return fs.readFileSync(file);
+}
+
+function withStoreOptions(command: Command): Command {
+  return command
+    .option(
+      '--store <url>',
+      'gallery store: sqlite:PATH or postgres://USER@HOST/DB',
+      'sqlite:./twinshot-data/gallery.db',
+    )
+    .option('--model <dir>', "model folder, or 'pixels' for the raw-pixel baseline", 'pixels');
+}
+
+export function registerGalleryCommand(program: Command): void {
+  const gallery = program
+    .command('gallery')
+    .description('enrol, identify, list, remove, export and import gallery classes');
+
+  withStoreOptions(
+    gallery
+      .command('enroll')
+      .description('enrol example images of a class (creating the gallery if needed)')
+      .argument('<gallery>', 'gallery name')
+      .argument('<label>', 'class label')
+      .argument('<images...>', 'image files (PNG, JPEG, WebP, GIF)'),
+  ).action(async (name: string, label: string, files: string[], options: StoreOptions) => {
+    const images = files.map(readImage);
+    const result = await withRecognizer(options, async (recognizer) => {
+      const { gallery: g } = await recognizer.createGallery(name);
+      return g.enroll(label, images);
+    });
+    console.log(`enrolled ${result.ids.length} example(s) of '${label}' in gallery ${name}`);
+  });
+
+  withStoreOptions(
+    gallery
+      .command('identify')
+      .description("rank a gallery's classes for an image")
+      .argument('<gallery>', 'gallery name')
+      .argument('<image>', 'image file')
+      .option('-k <n>', 'labels to rank', '5')
+      .option('--by <mode>', 'example (nearest example) or mean (class mean)', 'example')
+      .option('--json', 'print one JSON object'),
+  ).action(async (name: string, file: string, options: StoreOptions & { k: string; by: string; json?: boolean }) => {
+    const image = readImage(file);
+    const result = await withRecognizer(options, async (recognizer) =>
+      (await recognizer.gallery(name)).identify(image, { k: Number(options.k), by: options.by as 'example' | 'mean' }),
+    );
+    if (options.json) {
+      console.log(JSON.stringify(result));
+      return;
+    }
+    console.log(result.unknown ? `unknown (nothing within ${result.threshold.toFixed(3)})` : `${result.label}`);
+    for (const m of result.matches) {
+      console.log(
+        `  ${m.label.padEnd(24)} distance ${m.distance.toFixed(4)}  confidence ${(m.confidence * 100).toFixed(1)}%`,
+      );
+    }
+  });
+
+  withStoreOptions(
+    gallery
+      .command('list')
+      .description('list galleries, or the classes of one gallery')
+      .argument('[gallery]', 'gallery name')
+      .option('--json', 'print JSON'),
+  ).action(async (name: string | undefined, options: StoreOptions & { json?: boolean }) => {
+    await withRecognizer(options, async (recognizer) => {
+      if (name === undefined) {
+        const galleries = await recognizer.listGalleries();
+        if (options.json) console.log(JSON.stringify(galleries));
+        else if (galleries.length === 0) console.log('no galleries');
+        else
+          for (const g of galleries)
+            console.log(
+              `${g.name.padEnd(24)} ${g.classes} classes, ${g.examples} examples  (${g.model}, ${g.dim}-d ${g.metric})`,
+            );
+        return;
+      }
+      const classes = await (await recognizer.gallery(name)).list();
+      if (options.json) console.log(JSON.stringify(classes));
+      else if (classes.length === 0) console.log(`gallery ${name} is empty`);
+      else for (const c of classes) console.log(`${c.label.padEnd(24)} ${c.examples}`);
+    });
+  });
+
+  withStoreOptions(
+    gallery
+      .command('remove')
+      .description('remove a class from a gallery, or (without a label, with --yes) the whole gallery')
+      .argument('<gallery>', 'gallery name')
+      .argument('[label]', 'class label')
+      .option('--yes', 'confirm deleting the whole gallery'),
+  ).action(async (name: string, label: string | undefined, options: StoreOptions & { yes?: boolean }) => {
+    await withRecognizer(options, async (recognizer) => {
+      if (label === undefined) {
+        if (!options.yes) fail(`this deletes gallery ${name} and all its examples; add --yes to confirm`);
+        if (!(await recognizer.deleteGallery(name))) fail(`gallery ${name} does not exist`);
+        console.log(`deleted gallery ${name}`);
+        return;
+      }
+      const removed = await (await recognizer.gallery(name)).remove(label);
+      if (removed === 0) fail(`gallery ${name} has no class '${label}'`);
+      console.log(`removed '${label}' (${removed} example(s)) from gallery ${name}`);
+    });
+  });
+
+  withStoreOptions(
+    gallery
+      .command('export')
+      .description("write a gallery's vectors as JSON (to a file, or to stdout)")
+      .argument('<gallery>', 'gallery name')
+      .argument('[file]', 'output file'),
+  ).action(async (name: string, file: string | undefined, options: StoreOptions) => {
+    const document = await withRecognizer(options, async (recognizer) => (await recognizer.gallery(name)).export());
+    const text = JSON.stringify(document);
+    if (file === undefined) process.stdout.write(`${text}\n`);
+    else {
+      fs.writeFileSync(file, text);
+      console.log(`exported ${document.examples.length} examples of gallery ${name} to ${file}`);
+    }
+  });
+
+  withStoreOptions(
+    gallery
+      .command('import')
+      .description('add the examples of an export to a gallery (creating it if needed)')
+      .argument('<gallery>', 'gallery name')
+      .argument('<file>', 'file written by gallery export')
+      .option('--replace', 'remove the classes the file contains before adding'),
+  ).action(async (name: string, file: string, options: StoreOptions & { replace?: boolean }) => {
+    if (!fs.existsSync(file)) fail(`${file} does not exist`);
+    let document: unknown;
+    try {
+      document = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (error) {
+      fail(`${file} is not JSON: ${(error as Error).message}`);
+    }
+    const count = await withRecognizer(options, async (recognizer) => {
+      const { gallery: g } = await recognizer.createGallery(name);
+      return g.import(document as never, { replace: options.replace ?? false });
+    });
+    console.log(`imported ${count} examples into gallery ${name}`);
+  });
+}
