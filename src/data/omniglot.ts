@@ -128,22 +128,17 @@ function sourcesFromPaths(
   if (pngs.length === 0) {
     throw new TwinshotError('ERR_DATASET', `${where} holds no PNG images; ${describeLayout()}`);
   }
-  // The release nests everything under images_background/; accept any common prefix, but every
-  // image must sit exactly two folders below it.
-  const depths = new Set(pngs.map((e) => e.inner.split('/').length));
-  if (depths.size !== 1) {
-    const sample = pngs.filter((e) => e.inner.split('/').length !== Math.max(...depths))[0] ?? pngs[0]!;
-    throw new TwinshotError(
-      'ERR_DATASET',
-      `${where} has images at different folder depths (e.g. ${sample.inner}); ${describeLayout()}`,
-    );
-  }
-  const depth = [...depths][0]!;
-  if (depth < 3) {
-    throw new TwinshotError(
-      'ERR_DATASET',
-      `${where} has images outside character folders (e.g. ${pngs[0]!.inner}); ${describeLayout()}`,
-    );
+  // The release nests everything under one images_background/ (or images_evaluation/) folder;
+  // below it, every image must sit exactly two folders down: <Alphabet>/<character>/<file>.
+  const firsts = new Set(pngs.map((e) => e.inner.split('/')[0]));
+  const first = [...firsts][0]!;
+  const prefixDepth = firsts.size === 1 && /^images_/i.test(first) ? 1 : 0;
+  const wrong = pngs.find((e) => e.inner.split('/').length !== prefixDepth + 3);
+  if (wrong !== undefined) {
+    const depth = wrong.inner.split('/').length - prefixDepth;
+    const problem =
+      depth < 3 ? 'has images outside character folders' : 'has images nested deeper than character folders';
+    throw new TwinshotError('ERR_DATASET', `${where} ${problem} (e.g. ${wrong.inner}); ${describeLayout()}`);
   }
   if (others.length > 0) {
     warn(
@@ -228,8 +223,26 @@ async function loadSplits(parts: Located[], options: LoadOmniglotOptions): Promi
   const preprocessing = checkPreprocessing(options, { size: 105, invert: true });
   const warn = options.onWarning ?? defaultWarning;
   const found = parts.map((part) => splitSources(part, warn));
+  const listAll = (): LabeledSource[] => {
+    const lists = found.map((f) => f.sources());
+    // Alphabets are told apart by name; one name in two halves would silently merge classes.
+    const owner = new Map<string, number>();
+    lists.forEach((list, i) => {
+      for (const s of list) {
+        const seen = owner.get(s.groupName);
+        if (seen !== undefined && seen !== i) {
+          throw new TwinshotError(
+            'ERR_DATASET',
+            `alphabet '${s.groupName}' is in both ${parts[seen]!.path} and ${parts[i]!.path}; load them separately`,
+          );
+        }
+        owner.set(s.groupName, i);
+      }
+    });
+    return lists.flat();
+  };
   return buildImageSet({
-    sources: () => found.flatMap((f) => f.sources()),
+    sources: listAll,
     preprocessing,
     description: parts.map((p) => p.path).join(' + '),
     cacheName: `omniglot-${parts.map((p) => p.split).join('+')}`,

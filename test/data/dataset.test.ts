@@ -28,7 +28,9 @@ describe('ImageSet#constructor()', () => {
           paths: ['x', 'y'],
           preprocessing: { size: 2, invert: true },
         }),
-    ).toThrow(expect.objectContaining({ code: 'ERR_DATASET', message: expect.stringMatching(/class 'empty'.*has no images/) }));
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_DATASET', message: expect.stringMatching(/class 'empty'.*has no images/) }),
+    );
   });
 
   it('refuses pixels that are not uint8 [N, 1, S, S]', () => {

@@ -16,7 +16,10 @@ async function sharpGray(bytes: Uint8Array): Promise<Uint8Array> {
 }
 
 function ramp(width: number, height: number): Uint8Array {
-  return Uint8Array.from({ length: width * height }, (_, i) => ((i % width) * 255) / (width - 1) + ((i / width) | 0) * 3);
+  return Uint8Array.from(
+    { length: width * height },
+    (_, i) => ((i % width) * 255) / (width - 1) + ((i / width) | 0) * 3,
+  );
 }
 
 describe('decodeGrayPng()', () => {
@@ -35,7 +38,9 @@ describe('decodeGrayPng()', () => {
     const gray = ramp(8, 8);
     expect(decodeGrayPng(encodeGrayPng(gray, 8, 8, { colorType: 2 }))).toBeNull();
     expect(decodeGrayPng(encodeGrayPng(gray, 8, 8, { interlace: 1 }))).toBeNull();
-    expect(decodeGrayPng(encodeGrayPng(gray, 8, 8, { extraChunks: [pngChunk('tRNS', Uint8Array.from([0, 255]))] }))).toBeNull();
+    expect(
+      decodeGrayPng(encodeGrayPng(gray, 8, 8, { extraChunks: [pngChunk('tRNS', Uint8Array.from([0, 255]))] })),
+    ).toBeNull();
   });
 
   it('declines a PNG with a damaged chunk instead of returning wrong pixels', () => {
@@ -49,7 +54,7 @@ describe('decodeGrayPng()', () => {
 });
 
 describe('GrayResizer#resizeInto()', () => {
-  it('agrees with sharp\'s Lanczos-3 resize (decodeImage) within 3 levels', async () => {
+  it("agrees with sharp's Lanczos-3 resize (decodeImage) within 3 levels", async () => {
     const size = 105;
     for (const target of [28, 50]) {
       const resizer = new GrayResizer(size, size, target);
@@ -86,12 +91,21 @@ describe('decodeMany()', () => {
   it('decodes fast-path PNGs, sharp-only JPEGs and reports bad files without throwing', async () => {
     const gray = glyph(3, 1, 35);
     const png = encodeGrayPng(gray, 35, 35, { bitDepth: 1 });
-    const jpeg = new Uint8Array(await sharp(Buffer.from(gray), { raw: { width: 35, height: 35, channels: 1 } }).jpeg({ quality: 95 }).toBuffer());
+    const jpeg = new Uint8Array(
+      await sharp(Buffer.from(gray), { raw: { width: 35, height: 35, channels: 1 } })
+        .jpeg({ quality: 95 })
+        .toBuffer(),
+    );
     const sources = [
       { path: 'a.png', read: () => png },
       { path: 'b.jpg', read: () => jpeg },
       { path: 'broken.png', read: () => png.subarray(0, 40) },
-      { path: 'missing.png', read: (): Uint8Array => { throw new Error('ENOENT'); } },
+      {
+        path: 'missing.png',
+        read: (): Uint8Array => {
+          throw new Error('ENOENT');
+        },
+      },
       { path: 'notes.png', read: () => new TextEncoder().encode('hello') },
     ];
     const result = await decodeMany(sources, { size: 20, invert: true });
@@ -109,23 +123,26 @@ describe('decodeMany()', () => {
     expect(b.reduce((s, v) => s + v, 0)).toBeGreaterThan(400 * 20);
   });
 
-  it.skipIf(!hasOmniglot)('decodes real Omniglot PNGs exactly like sharp at 105x105 and within 3 levels at 28x28', async () => {
-    const files = unzipSync(fs.readFileSync(path.join(OMNIGLOT_DIR, 'images_evaluation.zip')), {
-      filter: (f) => f.name.endsWith('.png') && /character0[1-2]\//.test(f.name) && f.name.includes('Tengwar'),
-    });
-    const names = Object.keys(files).sort();
-    expect(names.length).toBe(40);
-    const sources = names.map((name) => ({ path: name, read: () => files[name]! }));
-    for (const size of [105, 28]) {
-      const result = await decodeMany(sources, { size, invert: true });
-      expect(result.skipped).toEqual([]);
-      for (let i = 0; i < names.length; i++) {
-        const reference = await decodeImage(files[names[i]!]!, { size, invert: true });
-        const mine = result.pixels.subarray(i * size * size, (i + 1) * size * size);
-        let max = 0;
-        for (let j = 0; j < reference.length; j++) max = Math.max(max, Math.abs(reference[j]! - mine[j]!));
-        expect(max).toBeLessThanOrEqual(size === 105 ? 0 : 3);
+  it.skipIf(!hasOmniglot)(
+    'decodes real Omniglot PNGs exactly like sharp at 105x105 and within 3 levels at 28x28',
+    async () => {
+      const files = unzipSync(fs.readFileSync(path.join(OMNIGLOT_DIR, 'images_evaluation.zip')), {
+        filter: (f) => f.name.endsWith('.png') && /character0[1-2]\//.test(f.name) && f.name.includes('Tengwar'),
+      });
+      const names = Object.keys(files).sort();
+      expect(names.length).toBe(40);
+      const sources = names.map((name) => ({ path: name, read: () => files[name]! }));
+      for (const size of [105, 28]) {
+        const result = await decodeMany(sources, { size, invert: true });
+        expect(result.skipped).toEqual([]);
+        for (let i = 0; i < names.length; i++) {
+          const reference = await decodeImage(files[names[i]!]!, { size, invert: true });
+          const mine = result.pixels.subarray(i * size * size, (i + 1) * size * size);
+          let max = 0;
+          for (let j = 0; j < reference.length; j++) max = Math.max(max, Math.abs(reference[j]! - mine[j]!));
+          expect(max).toBeLessThanOrEqual(size === 105 ? 0 : 3);
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -7,10 +7,13 @@ import { zipSync, zlibSync } from 'fflate';
 import { tensor } from '../../src/engine/tensor.js';
 import { ImageSet } from '../../src/data/dataset.js';
 
-export const OMNIGLOT_DIR = process.env.TWINSHOT_OMNIGLOT ?? path.resolve(import.meta.dirname, '../../../shared/omniglot');
+export const OMNIGLOT_DIR =
+  process.env.TWINSHOT_OMNIGLOT ?? path.resolve(import.meta.dirname, '../../../shared/omniglot');
 export const hasOmniglot = fs.existsSync(path.join(OMNIGLOT_DIR, 'images_background.zip'));
 if (!hasOmniglot) {
-  console.warn(`Omniglot not found at ${OMNIGLOT_DIR}: tests on the real data set are skipped (set TWINSHOT_OMNIGLOT to run them)`);
+  console.warn(
+    `Omniglot not found at ${OMNIGLOT_DIR}: tests on the real data set are skipped (set TWINSHOT_OMNIGLOT to run them)`,
+  );
 }
 
 export function tempDir(prefix = 'twinshot-data-'): string {
@@ -55,7 +58,13 @@ export function encodeGrayPng(
   gray: Uint8Array,
   width: number,
   height: number,
-  options: { bitDepth?: 1 | 2 | 4 | 8; filters?: number[]; colorType?: number; interlace?: number; extraChunks?: Uint8Array[] } = {},
+  options: {
+    bitDepth?: 1 | 2 | 4 | 8;
+    filters?: number[];
+    colorType?: number;
+    interlace?: number;
+    extraChunks?: Uint8Array[];
+  } = {},
 ): Uint8Array {
   const bitDepth = options.bitDepth ?? 8;
   const filters = options.filters ?? [0];
@@ -145,13 +154,19 @@ export function glyphPng(classId: number, drawer: number, size = 35): Uint8Array
  * Omniglot's layout with synthetic images: `alphabets[a]` characters in alphabet a, `drawers`
  * drawers each, as zip entries `prefix/Alphabet_a/characterNN/IIII_DD.png`.
  */
-export function omniglotEntries(alphabets: number[], drawers: number, prefix = 'images_background', size = 35): Record<string, Uint8Array> {
+export function omniglotEntries(
+  alphabets: number[],
+  drawers: number,
+  prefix = 'images_background',
+  options: { size?: number; firstAlphabet?: number; firstId?: number } = {},
+): Record<string, Uint8Array> {
   const entries: Record<string, Uint8Array> = {};
-  let id = 1;
+  const size = options.size ?? 35;
+  let id = options.firstId ?? 1;
   alphabets.forEach((characters, a) => {
     for (let c = 1; c <= characters; c++, id++) {
       for (let d = 1; d <= drawers; d++) {
-        const name = `${prefix}/Alphabet_${String.fromCharCode(65 + a)}/character${String(c).padStart(2, '0')}/${String(id).padStart(4, '0')}_${String(d).padStart(2, '0')}.png`;
+        const name = `${prefix}/Alphabet_${String.fromCharCode(65 + (options.firstAlphabet ?? 0) + a)}/character${String(c).padStart(2, '0')}/${String(id).padStart(4, '0')}_${String(d).padStart(2, '0')}.png`;
         entries[name] = glyphPng(id, d, size);
       }
     }

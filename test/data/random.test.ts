@@ -95,7 +95,9 @@ describe('Rng#getState()', () => {
   });
 
   it('rejects a state that is not an Rng state', () => {
-    expect(() => new Rng(0).setState({ algorithm: 'sfc32', words: [1, 2, 3], spareNormal: null } as never)).toThrow(/expected/);
+    expect(() => new Rng(0).setState({ algorithm: 'sfc32', words: [1, 2, 3], spareNormal: null } as never)).toThrow(
+      /expected/,
+    );
   });
 });
 

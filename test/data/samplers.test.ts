@@ -52,7 +52,9 @@ describe('PairSampler#next()', () => {
     const a = new PairSampler(set, { batchSize: 32, seed: 5 });
     const b = new PairSampler(set, { batchSize: 32, seed: 5 });
     expect(a.next()).toEqual(b.next());
-    expect(new PairSampler(set, { batchSize: 32, seed: 6 }).next()).not.toEqual(new PairSampler(set, { batchSize: 32, seed: 5 }).next());
+    expect(new PairSampler(set, { batchSize: 32, seed: 6 }).next()).not.toEqual(
+      new PairSampler(set, { batchSize: 32, seed: 5 }).next(),
+    );
     a.take(3);
     const state = JSON.parse(JSON.stringify(a.getState()));
     const expected = a.take(2);
@@ -64,7 +66,10 @@ describe('PairSampler#next()', () => {
   it('refuses a class with one image when same-class pairs are needed, naming it', () => {
     const small = syntheticSet([3], (c) => (c === 1 ? 1 : 4));
     expect(() => new PairSampler(small, { batchSize: 8 })).toThrow(
-      expect.objectContaining({ code: 'ERR_DATASET', message: expect.stringMatching(/needs 2 images per class, but class 'g0\/c1' has 1.*withMinImages\(2\)/) }),
+      expect.objectContaining({
+        code: 'ERR_DATASET',
+        message: expect.stringMatching(/needs 2 images per class, but class 'g0\/c1' has 1.*withMinImages\(2\)/),
+      }),
     );
     expect(() => new PairSampler(small, { batchSize: 8, positiveFraction: 0 })).not.toThrow();
   });
@@ -128,13 +133,15 @@ describe('EpisodeSampler#next()', () => {
 
   it('explains impossible episodes', () => {
     const set = syntheticSet([3, 4], 4);
-    expect(() => new EpisodeSampler(set, { way: 5, shot: 1, withinGroup: true })).toThrow(/need a group with 5 classes; the largest in synthetic has 4/);
+    expect(() => new EpisodeSampler(set, { way: 5, shot: 1, withinGroup: true })).toThrow(
+      /need a group with 5 classes; the largest in synthetic has 4/,
+    );
     expect(() => new EpisodeSampler(set, { way: 5, shot: 4, query: 1 })).toThrow(/needs 5 images per class/);
   });
 });
 
 describe('kochOneShotTasks()', () => {
-  it('pairs drawer A\'s 20 characters with drawer B\'s 20, one task = 20 trials', () => {
+  it("pairs drawer A's 20 characters with drawer B's 20, one task = 20 trials", () => {
     const set = syntheticSet([25, 12, 20], 20);
     const tasks = kochOneShotTasks(set, { seed: 1 });
     // group 1 has fewer than 20 classes: left out

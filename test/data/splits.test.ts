@@ -10,7 +10,9 @@ describe('splitCounts()', () => {
 
   it('refuses counts that do not match and parts that would be empty', () => {
     expect(() => splitCounts({ train: 20, validation: 6 }, 30)).toThrow(/add up to 26, but there are 30/);
-    expect(() => splitCounts({ train: 0.99, validation: 0.01 }, 10, 'groups')).toThrow(/'validation' .* would get none of the 10 groups/);
+    expect(() => splitCounts({ train: 0.99, validation: 0.01 }, 10, 'groups')).toThrow(
+      /'validation' .* would get none of the 10 groups/,
+    );
     expect(() => splitCounts({ train: 0.5, validation: 0.2 }, 10)).toThrow(/add up to 1/);
   });
 });
