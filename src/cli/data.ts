@@ -55,8 +55,11 @@ export function registerDataCommand(program: Command): void {
               : 'present with another checksum; kept (use --force to replace it)';
         console.log(`${f.file.padEnd(22)} ${String(f.bytes).padStart(10)} bytes  ${note}`);
       }
-      console.log(
-        `Omniglot is in ${result.dir}; loadOmniglot() finds it there (or set TWINSHOT_OMNIGLOT=${result.dir}).`,
-      );
+      const { omniglotDownloadDir } = await import('../data/omniglot.js');
+      const found =
+        result.dir === omniglotDownloadDir()
+          ? 'loadOmniglot() finds it there'
+          : `set TWINSHOT_OMNIGLOT=${result.dir} so that loadOmniglot() finds it`;
+      console.log(`Omniglot is in ${result.dir}; ${found}.`);
     });
 }
