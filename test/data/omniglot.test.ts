@@ -3,6 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOmniglot, locateOmniglot, omniglotDrawer } from '../../src/data/omniglot.js';
 import { Rng } from '../../src/data/random.js';
+import { PairSampler, kochOneShotTasks } from '../../src/data/samplers.js';
+import { drawerSplit } from '../../src/data/splits.js';
 import {
   OMNIGLOT_DIR,
   glyphPng,
@@ -176,6 +178,19 @@ describe('loadOmniglot()', () => {
     console.log(
       `Omniglot 32,460 images at 28x28: ${coldSeconds.toFixed(1)} s decoded, ${warmSeconds.toFixed(2)} s from the cache`,
     );
+
+    // The protocols run on the real set: Koch's tasks and drawer split, same-alphabet negatives.
+    const evaluation = warm.selectGroups(Array.from({ length: 20 }, (_, g) => 30 + g));
+    expect(evaluation.numClasses).toBe(659);
+    const tasks = kochOneShotTasks(evaluation, { seed: 1 });
+    expect(tasks).toHaveLength(40); // every evaluation alphabet has at least 20 characters
+    for (const task of tasks) expect(new Set(Array.from(task.support, (i) => evaluation.labels[i])).size).toBe(20);
+    const { train, test } = drawerSplit(evaluation, { seed: 1 });
+    expect(train.size).toBe(659 * 12);
+    expect(test.size).toBe(659 * 4);
+    const pairs = new PairSampler(evaluation, { batchSize: 128, seed: 1, sameGroupNegatives: true }).next();
+    for (let i = 0; i < 128; i++)
+      expect(evaluation.groupOfImage(pairs.left[i]!)).toBe(evaluation.groupOfImage(pairs.right[i]!));
     cold.dispose();
     warm.dispose();
   });
