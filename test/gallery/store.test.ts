@@ -206,6 +206,31 @@ describe.each(STORE_CASES)('$name store', (storeCase) => {
     });
   });
 
+  describe('GalleryStore#addExamples() in bulk', () => {
+    it('loads 6,000 rows in one call (PostgreSQL rebuilds its index once) and searches them like brute force', async () => {
+      const dim = 8;
+      const random = seededRandom(11);
+      const rows = Array.from({ length: 6000 }, (_, i) => ({
+        label: `b${i % 300}`,
+        vector: randomVector(random, dim),
+      }));
+      await store.createGallery({ name: 'g-bulk', model: 'm', dim, metric: 'l2' });
+      expect(await store.addExamples('g-bulk', rows)).toHaveLength(6000);
+      // A second, small batch goes through the maintained index.
+      await store.addExamples('g-bulk', [{ label: 'late', vector: new Float32Array(dim).fill(0.01) }]);
+      const queries = [new Float32Array(dim), ...Array.from({ length: 9 }, () => randomVector(random, dim))];
+      const results = await store.search('g-bulk', queries, { k: 3, by: 'example' });
+      expect(results[0]![0]!.label).toBe('late');
+      let agree = 0;
+      results.slice(1).forEach((ranking, i) => {
+        const expected = bruteForce('l2', rows, queries[i + 1]!, 3, 'example');
+        if (ranking.map((n) => n.label).join() === expected.map((n) => n.label).join()) agree++;
+      });
+      expect(agree).toBeGreaterThanOrEqual(storeCase.name === 'sqlite' ? 9 : 8);
+      expect(await store.getGallery('g-bulk')).toMatchObject({ classes: 301, examples: 6001 });
+    });
+  });
+
   describe('GalleryStore#removeClass()', () => {
     it('removes a label from listings and searches (by example and by mean), and counts what it removed', async () => {
       await store.createGallery({ name: 'g-remove', model: 'm', dim: 2, metric: 'l2' });

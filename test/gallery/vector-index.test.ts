@@ -47,7 +47,7 @@ describe('VectorIndex#search()', () => {
     const base = Float32Array.from({ length: 64 }, (_, i) => 100 + i);
     const nudged = Float32Array.from(base, (x, i) => (i === 0 ? x + 1e-3 : x));
     index.add([{ label: 'nudged', vector: nudged }]);
-    const [[hit]] = (await index.search([base], { k: 1, by: 'example' })) as [[{ distance: number }]];
+    const hit = (await index.search([base], { k: 1, by: 'example' }))[0]![0]!;
     expect(hit.distance).toBeCloseTo(vectorDistance('l2', base, nudged), 7);
     expect(hit.distance).toBeGreaterThan(0);
   });
