@@ -5,6 +5,7 @@ import { registerServeCommand } from './serve.js';
 import { registerGalleryCommand } from './gallery.js';
 import { registerKeysCommand } from './keys.js';
 import { registerDataCommand } from './data.js';
+import { registerTrainCommand } from './train.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerGalleryCommand(program);
   registerKeysCommand(program);
   registerDataCommand(program);
+  registerTrainCommand(program);
   return program;
 }
 

@@ -91,6 +91,10 @@ export class EmbeddingNet extends TwinModel {
     return pairwiseDistances(a, b, this.distance);
   }
 
+  pairDistances(a: Tensor, b: Tensor): Tensor {
+    return rowDistances(a, b, this.distance);
+  }
+
   pairLogitMatrix(a: Tensor, b: Tensor): Tensor {
     return this.pairOffset.sub(this.distanceMatrix(a, b)).mul(this.pairScale);
   }

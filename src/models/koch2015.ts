@@ -82,6 +82,10 @@ export class Koch2015 extends TwinModel {
     return this.head.forward(a.sub(b).abs()).squeeze(1);
   }
 
+  pairDistances(a: Tensor, b: Tensor): Tensor {
+    return this.pairLogits(a, b).neg();
+  }
+
   pairLogitMatrix(a: Tensor, b: Tensor): Tensor {
     return this.distanceMatrix(a, b).neg();
   }

@@ -9,6 +9,9 @@ export abstract class TwinModel extends Module {
   /** Logits that each pair (a[i], b[i]) of codes shows the same class: higher is more alike. [N] */
   abstract pairLogits(a: Tensor, b: Tensor): Tensor;
 
+  /** Dissimilarity of each row pair (a[i], b[i]), on the scale of distanceMatrix. [N] */
+  abstract pairDistances(a: Tensor, b: Tensor): Tensor;
+
   /** Same-class logits for every pair (a[i], b[j]). [n, m] */
   abstract pairLogitMatrix(a: Tensor, b: Tensor): Tensor;
 

@@ -1,0 +1,69 @@
+// A saved model is one folder: config.json (architecture, preprocessing, how it was trained, its
+// measured metrics, and the same/different threshold) and model.safetensors (the weights).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Preprocessing } from '../data/image.js';
+import { TwinshotError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { loadModule, saveModule } from '../io/safetensors.js';
+import type { TrainConfig } from '../training/config.js';
+import { buildModel, type ArchitectureConfig } from './factory.js';
+import type { TwinModel } from './twin-model.js';
+
+export const MODEL_FORMAT = 'twinshot-model';
+
+export interface ModelCard {
+  format: typeof MODEL_FORMAT;
+  version: 1;
+  name: string;
+  architecture: ArchitectureConfig;
+  preprocessing: Preprocessing;
+  /**
+   * Verification: two images are the same class when their distance (model.distanceMatrix) is at
+   * most `threshold`; confidence = sigmoid(scale * (threshold - distance)).
+   */
+  verification: { threshold: number; scale: number };
+  /** Test-time options that the metrics below were measured with. */
+  inference: { centering: boolean };
+  /** The training config, data and cost. */
+  training?: { config: TrainConfig; steps: number; seconds: number; machine: string; finishedAt: string } & Record<string, unknown>;
+  /** Measured results, keyed by protocol. */
+  metrics: Record<string, unknown>;
+}
+
+export interface LoadedModel {
+  model: TwinModel;
+  card: ModelCard;
+  dir: string;
+}
+
+/** Writes config.json and model.safetensors (each atomically). */
+export function saveModelFolder(dir: string, model: TwinModel, card: ModelCard): void {
+  fs.mkdirSync(dir, { recursive: true });
+  saveModule(model, path.join(dir, 'model.safetensors'), { format: 'pt', twinshot: card.name });
+  writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(card, null, 2)}\n`);
+}
+
+export function readModelCard(dir: string): ModelCard {
+  const file = path.join(dir, 'config.json');
+  let card: ModelCard;
+  try {
+    card = JSON.parse(fs.readFileSync(file, 'utf8')) as ModelCard;
+  } catch (error) {
+    const reason = fs.existsSync(dir) ? (error as Error).message : 'the folder does not exist';
+    throw new TwinshotError('ERR_MODEL', `cannot read model ${file}: ${reason}. A model folder holds config.json and model.safetensors (train one with \`twinshot train\`).`);
+  }
+  if (card.format !== MODEL_FORMAT || typeof card.preprocessing?.size !== 'number' || card.architecture === undefined) {
+    throw new TwinshotError('ERR_MODEL', `${file} is not a twinshot model config (format '${String(card.format)}')`);
+  }
+  return card;
+}
+
+/** Loads a model folder in eval mode. */
+export function loadModelFolder(dir: string): LoadedModel {
+  const card = readModelCard(dir);
+  const model = buildModel(card.architecture, card.preprocessing.size);
+  loadModule(model, path.join(dir, 'model.safetensors'));
+  model.eval();
+  return { model, card, dir };
+}

@@ -1,0 +1,63 @@
+// Checkpoints: model and optimiser tensors plus every counter and random state in ONE safetensors
+// file, written to a temp name and renamed, so a crash or Ctrl-C mid-write keeps the last good one.
+import fs from 'node:fs';
+import { loadFile, saveFile } from '../io/safetensors.js';
+import type { Tensor } from '../engine/tensor.js';
+import { getRngState, setRngState } from '../engine/runtime.js';
+import { TwinshotError } from '../errors.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
+import type { RngState } from '../data/random.js';
+import type { SamplerState } from '../data/samplers.js';
+
+export interface TrainingProgress {
+  step: number;
+  seconds: number;
+  bestAccuracy: number;
+  bestStep: number;
+  validationsWithoutImprovement: number;
+  sampler: SamplerState;
+  augmentRng: RngState;
+  configHash: string;
+}
+
+export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer<{ lr: number }>, progress: TrainingProgress): void {
+  const tensors = new Map<string, Tensor>();
+  for (const [name, t] of model.stateDict()) tensors.set(`model.${name}`, t);
+  const optimizerState = optimizer.stateDict();
+  for (const [name, t] of optimizerState.tensors) tensors.set(`optimizer.${name}`, t);
+  const rng = getRngState();
+  tensors.set('torch_rng_state', rng);
+  try {
+    saveFile(tensors, path, { twinshot: JSON.stringify({ progress, optimizer: optimizerState.meta }) });
+  } finally {
+    rng.dispose();
+  }
+}
+
+export function checkpointExists(path: string): boolean {
+  return fs.existsSync(path);
+}
+
+/** Restores model, optimiser and torch RNG in place; returns the saved progress. */
+export function loadCheckpoint(path: string, model: Module, optimizer: Optimizer<{ lr: number }>): TrainingProgress {
+  const { tensors, metadata } = loadFile(path);
+  let saved: { progress: TrainingProgress; optimizer: OptimizerState['meta'] };
+  try {
+    saved = JSON.parse(metadata.twinshot ?? '');
+  } catch {
+    throw new TwinshotError('ERR_FORMAT', `${path} is not a twinshot checkpoint (no training state in its metadata)`);
+  }
+  const modelState = new Map<string, Tensor>();
+  const optimizerTensors = new Map<string, Tensor>();
+  for (const [name, t] of tensors) {
+    if (name.startsWith('model.')) modelState.set(name.slice(6), t);
+    else if (name.startsWith('optimizer.')) optimizerTensors.set(name.slice(10), t);
+  }
+  model.loadStateDict(modelState);
+  optimizer.loadStateDict({ tensors: optimizerTensors, meta: saved.optimizer });
+  const rng = tensors.get('torch_rng_state');
+  if (rng) setRngState(rng);
+  for (const t of tensors.values()) t.dispose();
+  return saved.progress;
+}

@@ -1,0 +1,230 @@
+// Training configuration: one JSON file validated against a schema (TypeBox), with defaults,
+// so a wrong key or value fails before any compute with the path and what was expected.
+import fs from 'node:fs';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { TwinshotError } from '../errors.js';
+
+const Strict = { additionalProperties: false } as const;
+const Positive = (description: string, extra: object = {}) => Type.Number({ exclusiveMinimum: 0, description, ...extra });
+const Count = (description: string, minimum = 1) => Type.Integer({ minimum, description });
+
+export const DataConfig = Type.Object(
+  {
+    source: Type.Union([Type.Literal('omniglot'), Type.Literal('folder'), Type.Literal('manifest')], {
+      default: 'omniglot',
+      description: "'omniglot' reads images_background(.zip); 'folder' an image folder; 'manifest' a CSV/JSONL manifest",
+    }),
+    path: Type.Optional(Type.String({ description: 'where the data is (default: ../shared/omniglot or the download cache)' })),
+    size: Count('side of the square input images, in pixels', 8),
+    invert: Type.Boolean({ default: true, description: 'bright ink on black (Omniglot strokes become 255)' }),
+    validationGroups: Type.Integer({ minimum: 0, default: 5, description: 'groups (alphabets) held out for model selection' }),
+    validationSeed: Type.Integer({ default: 1 }),
+    rotations: Type.Boolean({ default: false, description: '90-degree rotations of each class as new classes' }),
+  },
+  Strict,
+);
+
+export const EmbeddingModelConfig = Type.Object(
+  {
+    kind: Type.Literal('embedding'),
+    backbone: Type.Union([Type.Literal('conv'), Type.Literal('resnet')], { default: 'conv' }),
+    channels: Type.Array(Count('channels of a block'), { minItems: 1, default: [64, 64, 64, 64] }),
+    poolLast: Type.Boolean({ default: true }),
+    globalPool: Type.Boolean({ default: false }),
+    embeddingDim: Type.Optional(Type.Union([Count('linear head output'), Type.Null()])),
+    normalize: Type.Boolean({ default: false }),
+    distance: Type.Union([Type.Literal('euclidean'), Type.Literal('squared-euclidean'), Type.Literal('cosine')], {
+      default: 'squared-euclidean',
+    }),
+  },
+  Strict,
+);
+
+export const KochModelConfig = Type.Object(
+  {
+    kind: Type.Literal('koch2015'),
+    codeSize: Count('width of the code layer', 1),
+  },
+  Strict,
+);
+
+export const ModelConfig = Type.Union([EmbeddingModelConfig, KochModelConfig]);
+
+export const LossConfig = Type.Union([
+  Type.Object({ kind: Type.Literal('prototypical'), temperature: Positive('logit scale divisor', { default: 1 }) }, Strict),
+  Type.Object(
+    { kind: Type.Literal('koch-bce'), allPairs: Type.Boolean({ default: false, description: 'every pair of a P x K batch from one pass' }) },
+    Strict,
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('triplet'),
+      margin: Positive('triplet margin', { default: 0.2 }),
+      miner: Type.Union([Type.Literal('batch-all'), Type.Literal('batch-hard'), Type.Literal('semi-hard')], { default: 'semi-hard' }),
+    },
+    Strict,
+  ),
+  Type.Object({ kind: Type.Literal('contrastive'), margin: Positive('negative margin', { default: 1 }) }, Strict),
+]);
+
+export const SamplerConfig = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Literal('episodes'),
+      way: Count('classes per episode', 2),
+      shot: Count('support images per class'),
+      query: Count('query images per class'),
+      withinGroup: Type.Boolean({ default: false, description: 'all classes of an episode from one alphabet' }),
+    },
+    Strict,
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('pairs'),
+      batchSize: Count('pairs per batch', 2),
+      sameGroupNegatives: Type.Boolean({ default: false }),
+    },
+    Strict,
+  ),
+  Type.Object({ kind: Type.Literal('pk'), classes: Count('P: classes per batch', 2), perClass: Count('K: images per class', 2) }, Strict),
+]);
+
+export const AugmentConfig = Type.Object(
+  {
+    probability: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'chance each affine component is used' }),
+    rotation: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    shear: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    scale: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    translate: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+  },
+  Strict,
+);
+
+const Schedule = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('constant'), Type.Literal('cosine'), Type.Literal('step')], { default: 'cosine' }),
+    warmupSteps: Type.Integer({ minimum: 0, default: 0 }),
+    minFactor: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+    stepSize: Type.Optional(Count('steps between decays')),
+    gamma: Type.Optional(Positive('decay factor')),
+  },
+  Strict,
+);
+
+export const OptimizerConfig = Type.Union([
+  Type.Object(
+    {
+      kind: Type.Union([Type.Literal('adam'), Type.Literal('adamw')]),
+      lr: Positive('learning rate'),
+      weightDecay: Type.Number({ minimum: 0, default: 0 }),
+      schedule: Schedule,
+    },
+    Strict,
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('koch-sgd'),
+      lr: Type.Array(Positive('learning rate of a layer'), { minItems: 1, description: 'eta_j, one per layer' }),
+      momentum: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: 1, description: 'final mu_j, one per layer' }),
+      l2: Type.Array(Type.Number({ minimum: 0 }), { minItems: 1, description: 'lambda_j, one per layer' }),
+      momentumStart: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
+      momentumEpochs: Count('epochs for momentum to reach mu_j', 1),
+      lrDecay: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.99, description: 'lr factor per epoch' }),
+    },
+    Strict,
+  ),
+]);
+
+export const TrainConfigSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'model name (the output folder name by default)' }),
+    seed: Type.Integer({ default: 0 }),
+    data: DataConfig,
+    model: ModelConfig,
+    loss: LossConfig,
+    sampler: SamplerConfig,
+    augment: Type.Union([AugmentConfig, Type.Null()], { default: null }),
+    optimizer: OptimizerConfig,
+    training: Type.Object(
+      {
+        steps: Count('optimizer steps in total'),
+        epochSteps: Count('steps per epoch (for per-epoch schedules)', 1),
+        validateEvery: Count('steps between validations'),
+        validationTrials: Count('20-way one-shot trials per validation', 20),
+        patience: Type.Integer({ minimum: 0, default: 0, description: 'stop after this many validations without improvement (0: never)' }),
+        checkpointEvery: Count('steps between checkpoints'),
+        timeLimitMinutes: Type.Optional(Positive('stop (after a checkpoint) when this much time has passed')),
+        logEvery: Count('steps between log lines', 1),
+      },
+      Strict,
+    ),
+    evaluation: Type.Object(
+      { centering: Type.Boolean({ default: false, description: 'centre embeddings on the task support mean' }) },
+      { ...Strict, default: {} },
+    ),
+  },
+  { ...Strict, $id: 'TrainConfig' },
+);
+
+export type TrainConfig = Static<typeof TrainConfigSchema>;
+
+/** Fills defaults and validates; throws one ERR_CONFIG listing every problem with its path. */
+export function validateConfig(raw: unknown, origin = 'config'): TrainConfig {
+  return validate(TrainConfigSchema, raw, origin);
+}
+
+export function validate<T extends TSchema>(schema: T, raw: unknown, origin: string): Static<T> {
+  const value = Value.Default(schema, Value.Clone(raw));
+  if (Value.Check(schema, value)) return value as Static<T>;
+  const problems = explain(schema, value, '').slice(0, 8).map((p) => `  ${p}`);
+  throw new TwinshotError('ERR_CONFIG', `${origin} is invalid:\n${problems.join('\n')}\nFix these keys (see configs/*.json for examples).`);
+}
+
+/** Error lines with paths; a union tagged by `kind` is explained through the variant its kind names. */
+function explain(schema: TSchema, value: unknown, prefix: string): string[] {
+  const lines: string[] = [];
+  for (const error of Value.Errors(schema, value)) {
+    const path = prefix + error.path;
+    if (lines.some((l) => l.startsWith(`${path || '/'}:`))) continue;
+    const variants = (error.schema as { anyOf?: TSchema[] }).anyOf;
+    const kind = (error.value as { kind?: unknown } | undefined)?.kind;
+    if (variants !== undefined && kind !== undefined) {
+      const kinds = variants.map((v) => (v as { properties?: { kind?: { const?: unknown; anyOf?: { const: unknown }[] } } }).properties?.kind);
+      const index = kinds.findIndex((k) => k?.const === kind || k?.anyOf?.some((o) => o.const === kind));
+      if (index < 0) {
+        const names = kinds.flatMap((k) => (k?.const !== undefined ? [k.const] : (k?.anyOf ?? []).map((o) => o.const)));
+        lines.push(`${path}/kind: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')} (got ${JSON.stringify(kind)})`);
+      } else {
+        lines.push(...explain(variants[index]!, Value.Default(variants[index]!, Value.Clone(error.value)), path));
+      }
+      continue;
+    }
+    const got = error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : '';
+    lines.push(`${path || '/'}: ${error.message}${got}`);
+  }
+  return lines;
+}
+
+/** Reads a JSON config file, applies dotted overrides ({"training.steps": 100}) and validates. */
+export function loadConfig(path: string, overrides: Record<string, unknown> = {}): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new TwinshotError('ERR_CONFIG', `cannot read config ${path}: ${(error as Error).message}`);
+  }
+  for (const [key, value] of Object.entries(overrides)) setPath(raw as Record<string, unknown>, key, value);
+  return validateConfig(raw, path);
+}
+
+/** Sets `a.b.c` in a nested object, creating objects on the way. */
+export function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}

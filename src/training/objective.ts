@@ -1,0 +1,108 @@
+// One training step's loss from the configured sampler and loss: every image of a batch is
+// augmented and embedded once, then the loss picks its pairs, triplets or episodes by index.
+import { tensor, type Tensor } from '../engine/tensor.js';
+import type { ImageSet } from '../data/dataset.js';
+import { EpisodeSampler, PairSampler, PKSampler, type SamplerState } from '../data/samplers.js';
+import type { RandomAffine } from '../data/augment.js';
+import type { Rng } from '../data/random.js';
+import { TwinshotError } from '../errors.js';
+import { ContrastiveLoss, PrototypicalLoss, TripletMarginLoss, allPairsBceLoss, pairBceLoss } from '../losses/index.js';
+import { BatchAllMiner, BatchHardMiner, SemiHardMiner } from '../losses/miners.js';
+import { distanceByName } from '../losses/distances.js';
+import type { TwinModel } from '../models/twin-model.js';
+import type { TrainConfig } from './config.js';
+
+export interface Objective {
+  /** Draws the next batch and returns its loss (with the graph) and how many images it used. */
+  step(model: TwinModel): { loss: Tensor; images: number };
+  getState(): SamplerState;
+  setState(state: SamplerState): void;
+}
+
+type Sampler = EpisodeSampler | PairSampler | PKSampler;
+
+export function buildObjective(config: TrainConfig, set: ImageSet, augment: RandomAffine | null, rng: Rng): Objective {
+  const { loss, sampler: samplerConfig } = config;
+  const seed = config.seed + 1;
+  const images = (indices: ArrayLike<number>): Tensor => {
+    const batch = set.batch(indices);
+    return augment === null ? batch : augment.apply(batch, rng);
+  };
+  const distanceName = config.model.kind === 'embedding' ? config.model.distance : 'euclidean';
+  const mismatch = (needs: string) =>
+    new TwinshotError('ERR_CONFIG', `loss '${loss.kind}' needs ${needs}; the config's sampler is '${samplerConfig.kind}'`);
+
+  let sampler: Sampler;
+  let lossOf: (model: TwinModel) => { loss: Tensor; images: number };
+
+  if (samplerConfig.kind === 'pairs') {
+    if (loss.kind !== 'koch-bce' || loss.allPairs) throw mismatch("a 'pk' or 'episodes' sampler");
+    const pairs = new PairSampler(set, { batchSize: samplerConfig.batchSize, seed, sameGroupNegatives: samplerConfig.sameGroupNegatives });
+    sampler = pairs;
+    lossOf = (model) => {
+      const batch = pairs.next();
+      const n = batch.left.length;
+      const codes = model.embed(images([...batch.left, ...batch.right]));
+      const logits = model.pairLogits(codes.narrow(0, 0, n), codes.narrow(0, n, n));
+      return { loss: pairBceLoss(logits, tensor(batch.targets)), images: 2 * n };
+    };
+  } else {
+    if (loss.kind === 'koch-bce' && !loss.allPairs) throw mismatch("a 'pairs' sampler (or allPairs: true)");
+    let draw: () => { indices: number[]; labels: number[] };
+    if (samplerConfig.kind === 'pk') {
+      const pk = new PKSampler(set, { p: samplerConfig.classes, k: samplerConfig.perClass, seed });
+      sampler = pk;
+      draw = () => {
+        const b = pk.next();
+        return { indices: [...b.indices], labels: [...b.labels] };
+      };
+    } else {
+      const episodes = new EpisodeSampler(set, {
+        way: samplerConfig.way,
+        shot: samplerConfig.shot,
+        query: samplerConfig.query,
+        withinGroup: samplerConfig.withinGroup,
+        seed,
+      });
+      sampler = episodes;
+      draw = () => {
+        const e = episodes.next();
+        return { indices: [...e.support, ...e.query], labels: [...e.supportLabels, ...e.queryLabels] };
+      };
+    }
+    const shots = samplerConfig.kind === 'episodes' ? samplerConfig.shot : 1;
+    const distance = distanceByName(distanceName);
+    const metric =
+      loss.kind === 'prototypical'
+        ? new PrototypicalLoss({ shots, distance, temperature: loss.temperature })
+        : loss.kind === 'triplet'
+          ? new TripletMarginLoss({
+              margin: loss.margin,
+              distance,
+              miner:
+                loss.miner === 'semi-hard'
+                  ? new SemiHardMiner(distance)
+                  : loss.miner === 'batch-hard'
+                    ? new BatchHardMiner(distance)
+                    : new BatchAllMiner(distance, { margin: loss.margin }),
+            })
+          : loss.kind === 'contrastive'
+            ? new ContrastiveLoss({ negMargin: loss.margin, distance })
+            : null;
+    lossOf = (model) => {
+      const { indices, labels } = draw();
+      const codes = model.embed(images(indices));
+      const labelTensor = tensor(labels);
+      const value = metric === null ? allPairsBceLoss(model, codes, labelTensor) : metric.forward(codes, labelTensor);
+      return { loss: value, images: indices.length };
+    };
+    if (metric !== null && !(config.model.kind === 'embedding')) {
+      throw new TwinshotError('ERR_CONFIG', `loss '${loss.kind}' trains embedding models; koch2015 trains with 'koch-bce'`);
+    }
+  }
+  return {
+    step: lossOf,
+    getState: () => sampler.getState(),
+    setState: (state) => void sampler.setState(state),
+  };
+}

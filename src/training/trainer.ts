@@ -1,0 +1,281 @@
+// The trainer: data, model, objective and optimiser from one config; validation by one-shot
+// accuracy on held-out groups, best-model export, early stopping, atomic checkpoints, exact resume,
+// clean stop on a signal or time limit, a JSONL metrics log and an SVG plot of the curves.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { noGrad } from '../engine/autograd.js';
+import { manualSeed } from '../engine/runtime.js';
+import { tidy } from '../engine/scope.js';
+import { RandomAffine, expandRotations } from '../data/augment.js';
+import type { ImageSet } from '../data/dataset.js';
+import { loadImageFolder } from '../data/image-folder.js';
+import { loadManifest } from '../data/manifest.js';
+import { loadOmniglot } from '../data/omniglot.js';
+import { Rng } from '../data/random.js';
+import { PairSampler } from '../data/samplers.js';
+import { splitByClass, splitByGroup } from '../data/splits.js';
+import { TwinshotError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { embedIndices, evaluateOneShot, type EvalTask } from '../evaluation/one-shot.js';
+import { sampleTrials } from '../evaluation/protocols.js';
+import { formatAccuracy } from '../evaluation/statistics.js';
+import { fitCalibration, verificationMetrics } from '../evaluation/verification.js';
+import { buildModel } from '../models/factory.js';
+import { MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
+import type { TwinModel } from '../models/twin-model.js';
+import { loadCheckpoint, saveCheckpoint, type TrainingProgress } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { MetricsLog, plotMetrics } from './metrics-log.js';
+import { buildObjective } from './objective.js';
+import { buildOptimization } from './optimization.js';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  /** Where the data is (overrides config.data.path). */
+  dataPath?: string;
+  /** The run folder: the best model (config.json, model.safetensors), checkpoint, metrics, plot. */
+  outDir: string;
+  /** Continue from outDir's checkpoint. */
+  resume?: boolean;
+  /** Receives progress lines (default: console.log). */
+  log?: (line: string) => void;
+  /** Receives every step, for progress bars. */
+  onStep?: (info: StepInfo) => void;
+  /** Aborting saves a checkpoint after the current step and returns. */
+  signal?: AbortSignal;
+}
+
+export interface StepInfo {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  imagesPerSecond: number;
+  lr: number;
+  etaSeconds: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  seconds: number;
+  bestAccuracy: number;
+  bestStep: number;
+  stoppedBy: 'completed' | 'early-stopping' | 'time-limit' | 'signal';
+  outDir: string;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export const METRICS_FILE = 'metrics.jsonl';
+
+/** Loads the configured data and returns the training and validation sets. */
+export async function loadTrainingData(config: TrainConfig, dataPath?: string): Promise<{ train: ImageSet; validation: ImageSet | null; full: ImageSet }> {
+  const d = config.data;
+  const source = dataPath ?? d.path;
+  const common = { size: d.size, invert: d.invert };
+  let full: ImageSet;
+  if (d.source === 'omniglot') {
+    full = await loadOmniglot({ ...common, source, split: 'background' });
+  } else if (d.source === 'folder') {
+    if (!source) throw new TwinshotError('ERR_CONFIG', "data.source 'folder' needs data.path or --data PATH");
+    full = await loadImageFolder(source, common);
+  } else {
+    if (!source) throw new TwinshotError('ERR_CONFIG', "data.source 'manifest' needs data.path or --data PATH");
+    full = await loadManifest(source, common);
+  }
+  let train = full;
+  let validation: ImageSet | null = null;
+  if (d.validationGroups > 0) {
+    if (full.numGroups > d.validationGroups) {
+      const parts = splitByGroup(full, { train: full.numGroups - d.validationGroups, validation: d.validationGroups }, { seed: d.validationSeed });
+      train = parts.train!;
+      validation = parts.validation!;
+    } else {
+      const parts = splitByClass(full, { train: 0.8, validation: 0.2 }, { seed: d.validationSeed });
+      train = parts.train!;
+      validation = parts.validation!;
+    }
+  }
+  if (d.rotations) train = expandRotations(train);
+  return { train, validation, full };
+}
+
+/** The validation trials: 20-way (or as many classes as a group has) one-shot, within groups when possible. */
+export function validationTrials(set: ImageSet, trials: number, seed: number): EvalTask[] {
+  const largestGroup = Math.max(...Array.from({ length: set.numGroups }, (_, g) => set.classesOfGroup(g).length));
+  const withinGroup = largestGroup >= 5;
+  const way = Math.min(20, withinGroup ? largestGroup : set.numClasses);
+  return sampleTrials(set, { way, shot: 1, trials, seed, withinGroup });
+}
+
+/** Distances of balanced same/different pairs of `set`, for calibration and verification metrics. */
+export function verificationPairs(model: TwinModel, set: ImageSet, pairs: number, seed: number): { distances: number[]; same: boolean[] } {
+  const sampler = new PairSampler(set, { batchSize: pairs, seed });
+  const batch = sampler.next();
+  const embeddings = embedIndices(model, set, [...batch.left, ...batch.right]);
+  try {
+    const distances = noGrad(() =>
+      tidy(() => model.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()),
+    );
+    return { distances, same: Array.from(batch.targets, (t) => t === 1) };
+  } finally {
+    embeddings.dispose();
+  }
+}
+
+function hashConfig(config: TrainConfig): string {
+  // Settings that may change between resumes (budget, logging) are left out of the identity.
+  const { training, ...rest } = config;
+  const identity = { ...rest, training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials } };
+  return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { config, outDir } = options;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
+  if (!options.resume && fs.existsSync(checkpointPath)) {
+    throw new TwinshotError('ERR_CONFIG', `${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
+  }
+  if (options.resume && !fs.existsSync(checkpointPath)) {
+    throw new TwinshotError('ERR_CONFIG', `--resume: ${checkpointPath} does not exist (nothing to resume)`);
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  manualSeed(config.seed);
+
+  const started = Date.now();
+  const { train: trainSet, validation } = await loadTrainingData(config, options.dataPath);
+  log(`data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`);
+  const trials = validation ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100) : [];
+
+  const model = buildModel(config.model, config.data.size);
+  model.train();
+  log(`model: ${config.model.kind}, ${model.numParameters().toLocaleString('en')} parameters`);
+  const optimization = buildOptimization(config, model);
+  const augment = config.augment === null ? null : new RandomAffine(config.augment);
+  const augmentRng = new Rng(config.seed + 2);
+  const objective = buildObjective(config, trainSet, augment, augmentRng);
+  const metrics = new MetricsLog(path.join(outDir, METRICS_FILE));
+  const configHash = hashConfig(config);
+
+  let progress: TrainingProgress = {
+    step: 0,
+    seconds: 0,
+    bestAccuracy: -1,
+    bestStep: 0,
+    validationsWithoutImprovement: 0,
+    sampler: objective.getState(),
+    augmentRng: augmentRng.getState(),
+    configHash,
+  };
+  if (options.resume) {
+    progress = loadCheckpoint(checkpointPath, model, optimization.optimizer);
+    if (progress.configHash !== configHash) {
+      throw new TwinshotError('ERR_CONFIG', `--resume: the checkpoint in ${outDir} was made with a different config; resume with the same config (only training.steps, limits and logging may change)`);
+    }
+    objective.setState(progress.sampler);
+    augmentRng.setState(progress.augmentRng);
+    optimization.seek(progress.step);
+    metrics.truncateAfter(progress.step);
+    log(`resumed at step ${progress.step} (best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep})`);
+  }
+  writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
+
+  const total = config.training.steps;
+  const sessionStart = Date.now();
+  const secondsBefore = progress.seconds;
+  const elapsed = () => secondsBefore + (Date.now() - sessionStart) / 1000;
+  const timeLimit = config.training.timeLimitMinutes === undefined ? Infinity : config.training.timeLimitMinutes * 60;
+  let stoppedBy: TrainResult['stoppedBy'] = 'completed';
+  let windowLoss = 0;
+  let windowSteps = 0;
+  let windowImages = 0;
+  let windowStart = Date.now();
+
+  const checkpoint = () => {
+    progress.seconds = elapsed();
+    progress.sampler = objective.getState();
+    progress.augmentRng = augmentRng.getState();
+    saveCheckpoint(checkpointPath, model, optimization.optimizer, progress);
+  };
+
+  const validate = (step: number): boolean => {
+    if (!validation) return false;
+    const result = evaluateOneShot(model, validation, trials, { centering: config.evaluation.centering });
+    model.train();
+    const improved = result.accuracy > progress.bestAccuracy;
+    metrics.append({ kind: 'validation', step, seconds: elapsed(), accuracy: result.accuracy, trials: result.trials, ci95Low: result.ci95[0], ci95High: result.ci95[1] });
+    log(`validation at step ${step}: ${formatAccuracy(result)}${improved ? ' (best so far)' : ''}`);
+    if (improved) {
+      progress.bestAccuracy = result.accuracy;
+      progress.bestStep = step;
+      progress.validationsWithoutImprovement = 0;
+      exportModel(step, { validation: { protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`, ...result, perGroup: undefined } });
+    } else {
+      progress.validationsWithoutImprovement++;
+    }
+    return config.training.patience > 0 && progress.validationsWithoutImprovement >= config.training.patience;
+  };
+
+  const exportModel = (step: number, measured: Record<string, unknown>) => {
+    const calibrationSet = validation ?? trainSet;
+    const pairs = verificationPairs(model, calibrationSet, 2000, config.seed + 3);
+    model.train();
+    const calibration = fitCalibration(pairs.distances, pairs.same);
+    const verification = verificationMetrics(pairs.distances, pairs.same);
+    const card: ModelCard = {
+      format: MODEL_FORMAT,
+      version: 1,
+      name: config.name,
+      architecture: config.model,
+      preprocessing: { size: config.data.size, invert: config.data.invert },
+      verification: { threshold: calibration.threshold, scale: calibration.scale },
+      inference: { centering: config.evaluation.centering },
+      training: { config, steps: step, seconds: Math.round(elapsed()), machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`, finishedAt: new Date().toISOString() },
+      metrics: { ...measured, validationVerification: verification },
+    };
+    saveModelFolder(outDir, model, card);
+  };
+
+  for (let step = progress.step + 1; step <= total; step++) {
+    const { value, images } = tidy(() => {
+      optimization.optimizer.zeroGrad();
+      const { loss, images } = objective.step(model);
+      loss.backward();
+      optimization.optimizer.step();
+      return { value: loss.item(), images };
+    });
+    if (!Number.isFinite(value)) {
+      throw new TwinshotError('ERR_CONFIG', `training diverged at step ${step} (loss ${value}); lower optimizer.lr or check the data`);
+    }
+    optimization.afterStep(step);
+    progress.step = step;
+    windowLoss += value;
+    windowSteps++;
+    windowImages += images;
+    const lr = optimization.optimizer.paramGroups[0]!.lr;
+    const rate = windowImages / Math.max(1e-3, (Date.now() - windowStart) / 1000);
+    options.onStep?.({ step, totalSteps: total, loss: value, imagesPerSecond: rate, lr, etaSeconds: ((total - step) * windowImages) / windowSteps / Math.max(rate, 1e-9) });
+    if (step % config.training.logEvery === 0 || step === total) {
+      metrics.append({ kind: 'train', step, seconds: elapsed(), loss: windowLoss / windowSteps, lr, imagesPerSecond: rate });
+      if (!options.onStep) log(`step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`);
+      windowLoss = 0;
+      windowSteps = 0;
+      windowImages = 0;
+      windowStart = Date.now();
+    }
+    let stop = false;
+    if (step % config.training.validateEvery === 0 || step === total) stop = validate(step);
+    if (stop) stoppedBy = 'early-stopping';
+    if (elapsed() >= timeLimit) stoppedBy = 'time-limit';
+    if (options.signal?.aborted) stoppedBy = 'signal';
+    if (step % config.training.checkpointEvery === 0 || step === total || stoppedBy !== 'completed') checkpoint();
+    if (stoppedBy !== 'completed') break;
+  }
+  if (progress.step === total || stoppedBy !== 'signal') checkpoint();
+  if (!validation && progress.bestStep === 0) exportModel(progress.step, {});
+  writeFileAtomic(path.join(outDir, 'metrics.svg'), plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`));
+  const seconds = elapsed();
+  log(`${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`);
+  return { steps: progress.step, seconds, bestAccuracy: progress.bestAccuracy, bestStep: progress.bestStep, stoppedBy, outDir };
+}
