@@ -58,6 +58,8 @@ const SCHEMA_LOCK = 0x7477_696e; // 'twin': serialises schema creation between p
 /** Batches at least this large, into a gallery no larger than the batch, rebuild the index once. */
 const BULK_LOAD_ROWS = 5000;
 const BULK_BUILD_MEMORY = '512MB';
+/** Writes of more labels than this lock the whole gallery's class means instead of each label. */
+const MAX_LABEL_LOCKS = 32;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function storeError(action: string, error: unknown): TwinshotError {
@@ -417,18 +419,25 @@ export class PostgresStore implements GalleryStore {
   }
 
   /**
-   * Recomputes the means of the given labels from their rows, in one statement. The advisory
-   * locks (taken in sorted order, so two writers cannot deadlock) order concurrent writers of a
-   * label: the second recomputes after the first commits and, as READ COMMITTED takes a new
-   * snapshot per statement, sees its rows; no update is lost.
+   * Recomputes the means of the given labels from their rows, in one statement. Advisory locks
+   * order concurrent writers of a label: the second recomputes after the first commits and, as
+   * READ COMMITTED takes a new snapshot per statement, sees its rows; no update is lost.
+   * A write of a few labels locks each (in sorted order, so writers cannot deadlock) under a
+   * shared gallery lock; a write of many takes the gallery lock exclusively instead, because
+   * every lock uses a slot of the server's lock table (64 per connection by default).
    */
   async #refreshClasses(client: pg.PoolClient, tables: GalleryTables, labels: readonly string[]): Promise<void> {
     if (labels.length === 0) return;
     const sorted = [...new Set(labels)].sort();
-    await client.query(
-      'SELECT pg_advisory_xact_lock(hashtext($1), hashtext(l)) FROM unnest($2::text[]) AS l ORDER BY l',
-      [tables.examples, sorted],
-    );
+    if (sorted.length <= MAX_LABEL_LOCKS) {
+      await client.query("SELECT pg_advisory_xact_lock_shared(hashtext($1 || ':gallery'), 0)", [tables.examples]);
+      await client.query(
+        'SELECT pg_advisory_xact_lock(hashtext($1), hashtext(l)) FROM unnest($2::text[]) AS l ORDER BY l',
+        [tables.examples, sorted],
+      );
+    } else {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext($1 || ':gallery'), 0)", [tables.examples]);
+    }
     await client.query(
       `INSERT INTO ${tables.classes} (label, examples, mean)
          SELECT label, count(*), avg(embedding) FROM ${tables.examples} WHERE label = ANY($1::text[]) GROUP BY label

@@ -26,6 +26,14 @@ interface MeanMatrix {
   vectors: Float32Array[];
 }
 
+interface PendingSearch {
+  queries: readonly Float32Array[];
+  k: number;
+  by: MatchMode;
+  resolve: (rankings: Neighbour[][]) => void;
+  reject: (error: unknown) => void;
+}
+
 /** One vector to add, with its label. */
 export interface IndexedExample {
   label: string;
@@ -58,6 +66,8 @@ export class VectorIndex {
   #means: MeanMatrix | null = null;
   #inFlight = 0;
   #isRetired = false;
+  #queue: PendingSearch[] = [];
+  #isSearching = false;
 
   constructor(dim: number, metric: SearchMetric) {
     this.dim = dim;
@@ -215,10 +225,57 @@ export class VectorIndex {
    * Ranks labels for each query: nearest first, at most `k` per query.
    * @param queries vectors of length `dim`
    */
-  async search(queries: readonly Float32Array[], options: { k: number; by: MatchMode }): Promise<Neighbour[][]> {
-    const { k, by } = options;
-    if (this.#count === 0 || queries.length === 0 || k < 1) return queries.map(() => []);
+  search(queries: readonly Float32Array[], options: { k: number; by: MatchMode }): Promise<Neighbour[][]> {
+    if (this.#count === 0 || queries.length === 0 || options.k < 1) return Promise.resolve(queries.map(() => []));
+    // Counted from enqueueing, so retire() cannot free the tensors under a queued search.
     this.#inFlight++;
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ queries, k: options.k, by: options.by, resolve, reject });
+      if (!this.#isSearching) void this.#drain();
+    });
+  }
+
+  /**
+   * Runs queued searches, one matrix product per match mode for all of them. Searches that
+   * arrive while one runs wait for it and then go together: the gallery is read from memory once
+   * for all of them (memory bandwidth bounds a scan), and nobody waits on a timer.
+   */
+  async #drain(): Promise<void> {
+    this.#isSearching = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0);
+        for (const by of ['example', 'mean'] as const) {
+          const group = batch.filter((p) => p.by === by);
+          if (group.length === 0) continue;
+          try {
+            const k = Math.max(...group.map((p) => p.k));
+            const rankings = await this.#searchNow(
+              group.flatMap((p) => p.queries),
+              k,
+              by,
+            );
+            let offset = 0;
+            for (const pending of group) {
+              pending.resolve(
+                rankings.slice(offset, offset + pending.queries.length).map((r) => r.slice(0, pending.k)),
+              );
+              offset += pending.queries.length;
+            }
+          } catch (error) {
+            for (const pending of group) pending.reject(error);
+          } finally {
+            this.#inFlight -= group.length;
+            if (this.#isRetired && this.#inFlight === 0) this.#free();
+          }
+        }
+      }
+    } finally {
+      this.#isSearching = false;
+    }
+  }
+
+  async #searchNow(queries: readonly Float32Array[], k: number, by: MatchMode): Promise<Neighbour[][]> {
     const flat = new Float32Array(queries.length * this.dim);
     queries.forEach((q, i) => flat.set(q, i * this.dim));
     const q = tensor(flat, { shape: [queries.length, this.dim] });
@@ -239,8 +296,6 @@ export class VectorIndex {
     } finally {
       q.dispose();
       scores?.dispose();
-      this.#inFlight--;
-      if (this.#isRetired && this.#inFlight === 0) this.#free();
     }
   }
 

@@ -67,6 +67,27 @@ describe('VectorIndex#search()', () => {
     index.retire();
   });
 
+  it('answers concurrent searches together, each with its own k and match mode', async () => {
+    const random = seededRandom(3);
+    const rows = Array.from({ length: 2_000 }, (_, i) => ({ label: `l${i % 40}`, vector: randomVector(random, 8) }));
+    const index = new VectorIndex(8, 'l2');
+    index.add(rows);
+    const queries = Array.from({ length: 4 }, () => randomVector(random, 8));
+    const alone = [
+      await index.search([queries[0]!], { k: 2, by: 'example' }),
+      await index.search([queries[1]!, queries[2]!], { k: 7, by: 'example' }),
+      await index.search([queries[3]!], { k: 3, by: 'mean' }),
+    ];
+    const together = await Promise.all([
+      index.search([queries[0]!], { k: 2, by: 'example' }),
+      index.search([queries[1]!, queries[2]!], { k: 7, by: 'example' }),
+      index.search([queries[3]!], { k: 3, by: 'mean' }),
+    ]);
+    expect(together).toEqual(alone);
+    expect(together.map((r) => r.map((q) => q.length))).toEqual([[2], [7, 7], [3]]);
+    index.retire();
+  });
+
   it('answers [] per query when empty, and clamps k to the number of labels', async () => {
     const index = new VectorIndex(2, 'l1');
     expect(await index.search([new Float32Array(2)], { k: 3, by: 'mean' })).toEqual([[]]);
