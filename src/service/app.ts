@@ -23,6 +23,7 @@ import { toHttpError } from './http-errors.js';
 import { readImages } from './images.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import * as S from './schemas.js';
+import { webRoutes, type WebRoutesOptions } from './web-routes.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -62,6 +63,8 @@ export interface AppOptions {
   batching?: Omit<BatchingOptions, 'onBatch'> | false;
   /** Folder of the web page's built files, served at / without a key (default: none). */
   staticDir?: string | null;
+  /** The web page's explorer and training-dashboard routes (runs folder, Omniglot source). */
+  web?: WebRoutesOptions;
   /** Fastify's logger option (default false); the CLI passes pino settings. */
   logger?: FastifyServerOptions['logger'];
   /** Whether Node's default process metrics are exported (default true). */
@@ -480,6 +483,7 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   );
 
   // ---- the web page (issue 7), public ---------------------------------------------------------
+  await app.register(webRoutes, options.web ?? {});
   if (options.staticDir && fs.existsSync(options.staticDir)) {
     await app.register(fastifyStatic, { root: options.staticDir, prefix: '/', index: 'index.html' });
   }
