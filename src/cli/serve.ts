@@ -1,4 +1,5 @@
 // `twinshot serve`: the recognition service over HTTP (see docs/service.md).
+import fs from 'node:fs';
 import type { Command } from 'commander';
 
 function integer(name: string, min: number, max: number): (value: string) => number {
@@ -37,6 +38,7 @@ export function registerServeCommand(program: Command): void {
       600,
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .option('--runs <dir>', "training runs the web page's dashboard follows (<dir>/<run>/metrics.jsonl)", './runs')
     .action(
       async (options: {
         model: string;
@@ -48,8 +50,9 @@ export function registerServeCommand(program: Command): void {
         maxDelayMs: number;
         rateLimit: number;
         logLevel: string;
+        runs: string;
       }) => {
-        const { startServer } = await import('../service/server.js');
+        const { startServer, DEFAULT_STATIC_DIR } = await import('../service/server.js');
         const server = await startServer({
           model: options.model,
           store: options.store,
@@ -60,12 +63,18 @@ export function registerServeCommand(program: Command): void {
           app: {
             batching: { maxBatch: options.maxBatch, maxDelayMs: options.maxDelayMs },
             rateLimit: options.rateLimit === 0 ? false : { max: options.rateLimit, timeWindowMs: 60_000 },
+            web: { runsDir: options.runs },
           },
         });
         const { info } = server.app.recognizer.embedder;
         console.log(
           `twinshot serve: listening on ${server.url} (model ${info.name}, store ${server.app.recognizer.store.location}, ` +
             `API keys ${server.requireKeys ? 'required' : 'not required: open to this machine only'}); API docs at ${server.url}/docs`,
+        );
+        console.log(
+          fs.existsSync(`${DEFAULT_STATIC_DIR}/index.html`)
+            ? `twinshot serve: web page at ${server.url}/`
+            : 'twinshot serve: the web page is not built; run `npx vite build web` (or scripts/setup.sh) and restart',
         );
         const stop = (signal: string): void => {
           console.log(`twinshot serve: ${signal}, shutting down`);
