@@ -1,10 +1,10 @@
-// `npm run bench -- data [--json] [--seconds S] [--skip-load]`: the data pipeline's throughput — Omniglot
+// `npm run bench -- data [--json] [--seconds S] [--threads N] [--skip-load]`: the data pipeline's throughput — Omniglot
 // load time (decoded, then from the cache) and batches/s of each sampler + Koch et al.'s affine
 // distortions at batch 128, on 105x105 and 28x28 images — beside one reference training step.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { arange, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
+import { arange, getNumThreads, manualSeed, rand, setNumThreads, tidy, engineInfo } from '../src/engine/index.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/layers.js';
 import * as F from '../src/nn/functional.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -18,6 +18,8 @@ const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 1) || 1;
 const skipLoad = args.includes('--skip-load');
+const threads = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : undefined;
+if (threads !== undefined) setNumThreads(threads);
 const log = (line: string): void => {
   if (!asJson) console.error(line);
 };
@@ -82,17 +84,21 @@ function pipelines(set: ImageSet): Pipeline[] {
   ];
 }
 
+/** Calls per second: the median of five windows, after a warm-up (JIT, allocator settling). */
 function rate(fn: () => void, budgetSeconds: number): number {
-  // Warm-up: JIT, and the allocator settling on buffers of this batch's size.
   const warm = performance.now();
   for (let i = 0; i < 3 || performance.now() - warm < 200; i++) fn();
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() - start < budgetSeconds * 1000) {
-    fn();
-    n++;
+  const windows: number[] = [];
+  for (let w = 0; w < 5; w++) {
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < (budgetSeconds * 1000) / 5) {
+      fn();
+      n++;
+    }
+    windows.push(n / ((performance.now() - start) / 1000));
   }
-  return n / ((performance.now() - start) / 1000);
+  return windows.sort((a, b) => a - b)[2]!;
 }
 
 interface SamplerResult {

@@ -200,7 +200,7 @@ export class ImageSet {
    * @throws ArgumentError for an index outside the set
    */
   batch(indices: ArrayLike<number>): Tensor {
-    return tidy(() => this.pixels.indexSelect(0, this.#indexTensor(indices)).float().div(255));
+    return tidy(() => this.pixels.indexSelect(0, this.#indexTensor(indices)).float().div_(255));
   }
 
   /** The images at `indices` as uint8 [B, 1, S, S] (a copy). */
