@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TwinshotError, isTwinshotError } from '../errors.js';
 import type { SearchMetric } from '../models/embedder.js';
-import { VectorIndex } from './vector-index.js';
+import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import type {
   ApiKeyRecord,
   ClassSummary,
@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS examples (
   created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS examples_by_label ON examples(gallery_id, label);
+-- Loading a gallery reads its rows in id order; without this index SQLite sorts every vector.
+CREATE INDEX IF NOT EXISTS examples_by_gallery ON examples(gallery_id, id);
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY,
   hash TEXT NOT NULL UNIQUE,
@@ -176,11 +178,14 @@ export class SqliteStore implements GalleryStore {
         'SELECT label, count(*) AS examples FROM examples WHERE gallery_id = ? GROUP BY label ORDER BY label',
       ),
       removeClass: db.prepare<[number, string]>('DELETE FROM examples WHERE gallery_id = ? AND label = ?'),
-      rowsAfter: db.prepare<[number, number], { id: number; label: string; vector: Buffer }>(
-        'SELECT id, label, vector FROM examples WHERE gallery_id = ? AND id > ? ORDER BY id',
-      ),
+      // Raw rows (arrays): loading 100,000s of rows skips building an object per row.
+      rowsAfter: db
+        .prepare<[number, number], [number, string, Buffer]>(
+          'SELECT id, label, vector FROM examples INDEXED BY examples_by_gallery WHERE gallery_id = ? AND id > ? ORDER BY id',
+        )
+        .raw(),
       export: db.prepare<[number], { id: number; label: string; vector: Buffer; created_at: string }>(
-        'SELECT id, label, vector, created_at FROM examples WHERE gallery_id = ? ORDER BY id',
+        'SELECT id, label, vector, created_at FROM examples INDEXED BY examples_by_gallery WHERE gallery_id = ? ORDER BY id',
       ),
       insertKey: db.prepare(
         'INSERT INTO api_keys (id, hash, gallery, scopes, name, created_at, revoked_at) VALUES (@id, @hash, @gallery, @scopes, @name, @createdAt, @revokedAt)',
@@ -426,16 +431,26 @@ export class SqliteStore implements GalleryStore {
           // One read transaction, so the generation read matches the rows read.
           const version = this.#statements.versionById.get(cached.galleryId);
           if (!version) return;
-          let batch: NewExample[] = [];
-          for (const row of this.#statements.rowsAfter.iterate(cached.galleryId, cached.lastId)) {
-            batch.push({ label: row.label, vector: blobToVector(row.vector) });
-            cached.lastId = row.id;
-            if (batch.length === 4096) {
-              cached.index.add(batch);
-              batch = [];
+          // Rows are copied straight from their BLOBs into one packed block per chunk.
+          const { dim } = cached.index;
+          let labels: string[] = [];
+          let packed = new Float32Array(CHUNK_ROWS * dim);
+          let bytes = new Uint8Array(packed.buffer);
+          for (const [id, label, blob] of this.#statements.rowsAfter.iterate(cached.galleryId, cached.lastId)) {
+            if (blob.byteLength !== dim * 4) {
+              throw new TwinshotError('ERR_STORE', `example ${id} holds ${blob.byteLength} bytes; expected ${dim * 4}`);
+            }
+            bytes.set(blob, labels.length * dim * 4);
+            labels.push(label);
+            cached.lastId = id;
+            if (labels.length === CHUNK_ROWS) {
+              cached.index.addPacked(labels, packed);
+              labels = [];
+              packed = new Float32Array(CHUNK_ROWS * dim);
+              bytes = new Uint8Array(packed.buffer);
             }
           }
-          cached.index.add(batch);
+          cached.index.addPacked(labels, packed.subarray(0, labels.length * dim));
           cached.generation = version.generation;
         })
         .deferred(),

@@ -9,7 +9,7 @@ import type { MatchMode, Neighbour } from './types.js';
  * Rows per chunk. Vectors are appended in place into a preallocated chunk, so adding one
  * example costs O(dim), never a copy of the whole gallery; 16,384 rows x 256 floats is 16 MiB.
  */
-const CHUNK_ROWS = 16_384;
+export const CHUNK_ROWS = 16_384;
 
 interface Chunk {
   /** [CHUNK_ROWS, dim] float32; rows [0, used) are live. */
@@ -86,37 +86,59 @@ export class VectorIndex {
 
   /** Appends vectors (each must have length `dim`). */
   add(examples: readonly IndexedExample[]): void {
-    if (examples.length === 0) return;
+    const packed = new Float32Array(examples.length * this.dim);
+    examples.forEach(({ vector }, i) => packed.set(vector, i * this.dim));
+    this.addPacked(
+      examples.map((e) => e.label),
+      packed,
+    );
+  }
+
+  /**
+   * Appends vectors packed row after row in one array (`labels.length * dim` values): what the
+   * store uses to load a gallery without one allocation per row.
+   */
+  addPacked(labels: readonly string[], packed: Float32Array): void {
+    const { dim } = this;
     let offset = 0;
-    while (offset < examples.length) {
+    while (offset < labels.length) {
       let chunk = this.#chunks[this.#chunks.length - 1];
-      if (!chunk || chunk.used === CHUNK_ROWS) {
-        chunk = { data: empty([CHUNK_ROWS, this.dim]), norms: empty([1, CHUNK_ROWS]), used: 0 };
-        chunk.norms.zero_();
-        this.#chunks.push(chunk);
-      }
-      const take = Math.min(CHUNK_ROWS - chunk.used, examples.length - offset);
-      const block = new Float32Array(take * this.dim);
+      const isFull = !chunk || chunk.used === CHUNK_ROWS;
+      const take = Math.min(isFull ? CHUNK_ROWS : CHUNK_ROWS - chunk!.used, labels.length - offset);
+      const block = packed.subarray(offset * dim, (offset + take) * dim);
       const norms = new Float32Array(take);
       for (let i = 0; i < take; i++) {
-        const { label, vector } = examples[offset + i]!;
-        block.set(vector, i * this.dim);
+        const vector = block.subarray(i * dim, (i + 1) * dim);
         const squared = sumSquares(vector);
         norms[i] = this.metric === 'cosine' ? Math.sqrt(squared) : squared;
-        this.#noteLabel(this.#count + i, label, vector);
+        this.#noteLabel(this.#count + i, labels[offset + i]!, vector);
       }
-      const rows = tensor(block, { shape: [take, this.dim] });
-      const rowNorms = tensor(norms, { shape: [1, take] });
-      const target = chunk.data.narrow(0, chunk.used, take);
-      const normTarget = chunk.norms.narrow(1, chunk.used, take);
-      target.copy_(rows);
-      normTarget.copy_(rowNorms);
-      for (const t of [rows, rowNorms, target, normTarget]) t.dispose();
-      chunk.used += take;
+      if (isFull && take === CHUNK_ROWS) {
+        // A whole chunk at once (loading a gallery): build it straight from the block.
+        this.#chunks.push({
+          data: tensor(block, { shape: [CHUNK_ROWS, dim] }),
+          norms: tensor(norms, { shape: [1, CHUNK_ROWS] }),
+          used: CHUNK_ROWS,
+        });
+      } else {
+        if (isFull) {
+          chunk = { data: empty([CHUNK_ROWS, dim]), norms: empty([1, CHUNK_ROWS]), used: 0 };
+          chunk.norms.zero_();
+          this.#chunks.push(chunk);
+        }
+        const rows = tensor(block, { shape: [take, dim] });
+        const rowNorms = tensor(norms, { shape: [1, take] });
+        const target = chunk!.data.narrow(0, chunk!.used, take);
+        const normTarget = chunk!.norms.narrow(1, chunk!.used, take);
+        target.copy_(rows);
+        normTarget.copy_(rowNorms);
+        for (const t of [rows, rowNorms, target, normTarget]) t.dispose();
+        chunk!.used += take;
+      }
       this.#count += take;
       offset += take;
     }
-    this.#dropMeans();
+    if (labels.length > 0) this.#dropMeans();
   }
 
   #noteLabel(row: number, label: string, vector: Float32Array): void {
