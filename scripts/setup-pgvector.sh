@@ -19,6 +19,8 @@ fi
 apt-get update -q >/dev/null
 apt-get install -y -q dpkg-dev "postgresql-server-dev-$major" >/dev/null
 work=$(mktemp -d)
+# apt downloads as its unprivileged _apt user where it can; let it write here (else it warns).
+chown _apt "$work" 2>/dev/null || true
 (cd "$work" && apt-get source --download-only pgvector >/dev/null && tar xf pgvector_*.orig.tar.* && cd pgvector-*/ \
   && make -s PG_CONFIG="$pg_config_bin" >/dev/null && make -s install PG_CONFIG="$pg_config_bin" >/dev/null)
 rm -rf "$work"
