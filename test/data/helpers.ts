@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { zipSync, zlibSync } from 'fflate';
+import { afterAll } from 'vitest';
 import { tensor } from '../../src/engine/tensor.js';
 import { ImageSet } from '../../src/data/dataset.js';
 
@@ -16,8 +17,16 @@ if (!hasOmniglot) {
   );
 }
 
+const created: string[] = [];
+afterAll(() => {
+  for (const dir of created.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary folder, removed after the test file. */
 export function tempDir(prefix = 'twinshot-data-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
 }
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
