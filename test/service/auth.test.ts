@@ -1,6 +1,8 @@
 // API keys over HTTP, on every store: open until a key exists, then bearer keys with per-gallery
 // read/write scopes on every route but /healthz and /docs; tokens never stored.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, hashToken, parseScopes } from '../../src/service/auth.js';
 import { PG_SKIP_REASON, PG_URL, STORE_CASES, drawSymbol } from '../gallery/helpers.js';
@@ -183,6 +185,26 @@ describe.each(STORE_CASES)('API keys on $name', (storeCase) => {
         expect(bytes.includes(hashToken(everything))).toBe(true);
       }
     });
+  });
+});
+
+describe('buildApp({ staticDir })', () => {
+  it('serves the web page without a key while the API requires one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-web-'));
+    fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>twinshot</title>');
+    fs.writeFileSync(path.join(dir, 'app.js'), 'console.log(1)');
+    const t = await testApp(STORE_CASES[0]!, { requireKeys: true, staticDir: dir });
+    try {
+      const page = await t.app.inject({ method: 'GET', url: '/' });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain('<title>twinshot</title>');
+      expect((await t.app.inject({ method: 'GET', url: '/app.js' })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/v1/galleries' })).statusCode).toBe(401);
+      expect((await t.app.inject({ method: 'GET', url: '/missing.js' })).json().error.code).toBe('ERR_NOT_FOUND');
+    } finally {
+      await t.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
