@@ -1,0 +1,147 @@
+// What the browser tests share: Debian's Chromium driven by playwright-core, the real service on a
+// free port over a throwaway SQLite store, strokes drawn with the mouse, and screenshots.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildApp, type TwinshotApp } from '../../src/service/app.js';
+import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
+import { SqliteStore } from '../../src/gallery/sqlite-store.js';
+
+/** Debian's package; playwright's own browser download is not available here. */
+export const CHROMIUM = process.env.TWINSHOT_CHROMIUM ?? '/usr/bin/chromium';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches headless Chromium with a fresh profile folder, removed on close.
+ * @throws Error naming the package to install when the browser is missing
+ */
+export async function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium, or scripts/setup.sh test as root), ` +
+        'or set TWINSHOT_CHROMIUM to a Chromium binary',
+    );
+  }
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1200, height: 900 },
+    deviceScaleFactor: 1,
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Server {
+  app: TwinshotApp;
+  url: string;
+  /** The runs folder the dashboard reads. */
+  runsDir: string;
+  close(): Promise<void>;
+}
+
+/** The real service (pixel baseline, fresh SQLite store) serving the built page, on a free port. */
+export async function startServer(options: { webDist: string; omniglot: string | null }): Promise<Server> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-e2e-'));
+  const runsDir = path.join(dir, 'runs');
+  fs.mkdirSync(runsDir);
+  const store = SqliteStore.open(path.join(dir, 'gallery.db'));
+  const embedder = new PixelEmbedder();
+  const app = await buildApp({
+    embedder,
+    store,
+    staticDir: options.webDist,
+    rateLimit: false,
+    defaultMetrics: false,
+    web: { runsDir, omniglot: options.omniglot, pollMs: 100 },
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    app,
+    url,
+    runsDir,
+    async close() {
+      await app.close();
+      await store.close();
+      await embedder.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Points in canvas fractions (0..1), one array per stroke. */
+export type Strokes = [number, number][][];
+
+export const SYMBOLS = {
+  circle: (cx = 0.5, cy = 0.5, r = 0.3): Strokes => [
+    Array.from({ length: 33 }, (_, i): [number, number] => [
+      cx + r * Math.cos((2 * Math.PI * i) / 32),
+      cy + r * Math.sin((2 * Math.PI * i) / 32),
+    ]),
+  ],
+  cross: (d = 0): Strokes => [
+    [
+      [0.2 + d, 0.2],
+      [0.8 + d, 0.8],
+    ],
+    [
+      [0.8 + d, 0.2],
+      [0.2 + d, 0.8],
+    ],
+  ],
+  bars: (d = 0): Strokes =>
+    [0.25, 0.5, 0.75].map((y) => [
+      [0.15, y + d],
+      [0.85, y + d],
+    ]),
+};
+
+/** Draws strokes on a canvas with the mouse (pointer events, as a person would). */
+export async function draw(page: Page, canvasSelector: string, strokes: Strokes): Promise<void> {
+  const box = await page.locator(canvasSelector).boundingBox();
+  if (!box) throw new Error(`${canvasSelector} is not visible`);
+  const at = ([x, y]: [number, number]): [number, number] => [box.x + x * box.width, box.y + y * box.height];
+  for (const stroke of strokes) {
+    const [first, ...rest] = stroke;
+    await page.mouse.move(...at(first!));
+    await page.mouse.down();
+    for (const point of rest) await page.mouse.move(...at(point), { steps: 2 });
+    await page.mouse.up();
+  }
+}
+
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const SCREENSHOT_DIRS = [path.join(repoRoot, 'docs/screenshots'), path.join(repoRoot, 'test-output/e2e')];
+
+/** Saves a full-page screenshot to docs/screenshots/ (committed) and test-output/e2e/ (the run's artefacts). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const png = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
+  for (const dir of SCREENSHOT_DIRS) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${name}.png`), png);
+  }
+}
