@@ -41,3 +41,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 node scripts/build-native.js
 [ -f dist/index.js ] && [ -z "$(find src -newer dist/index.js -name '*.ts' -print -quit)" ] || npm run build:ts
+# The web page that `twinshot serve` serves at / (web/dist), rebuilt when its sources changed.
+[ -f web/dist/index.html ] && [ -z "$(find web/src web/index.html web/vite.config.ts -newer web/dist/index.html -print -quit)" ] || npx vite build web --logLevel warn
