@@ -448,7 +448,12 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (fastify, o
         raw.end();
       };
       streams.add(end);
-      request.raw.on('close', end);
+      // The client went away: the response's 'close' is the dependable signal (a request's 'close'
+      // has fired on body completion in some Node versions).
+      raw.on('close', end);
+      request.raw.on('close', () => {
+        if (raw.destroyed) end();
+      });
       const tick = async (first: boolean): Promise<void> => {
         try {
           const { reset, records } = await tail.poll();
