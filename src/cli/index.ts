@@ -6,6 +6,7 @@ import { registerGalleryCommand } from './gallery.js';
 import { registerKeysCommand } from './keys.js';
 import { registerDataCommand } from './data.js';
 import { registerTrainCommand } from './train.js';
+import { registerEvalCommand } from './eval.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerKeysCommand(program);
   registerDataCommand(program);
   registerTrainCommand(program);
+  registerEvalCommand(program);
   return program;
 }
 

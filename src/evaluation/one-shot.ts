@@ -5,8 +5,7 @@ import { tidy, keep, disposeAll } from '../engine/scope.js';
 import { cat, tensor, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { OneShotTask } from '../data/one-shot.js';
-import { EmbeddingNet } from '../models/embedding-net.js';
-import type { TwinModel } from '../models/twin-model.js';
+import type { InferenceModel } from '../models/inference.js';
 import { estimateAccuracy, type AccuracyEstimate } from './statistics.js';
 
 /** A task; `way` is needed when the support holds several shots per class. */
@@ -14,11 +13,6 @@ export type EvalTask = OneShotTask & { way?: number };
 
 export interface OneShotOptions {
   batchSize?: number;
-  /**
-   * Subtract the mean support embedding of each task before measuring distances (embedding nets
-   * only). Within an alphabet this removes what all its characters share.
-   */
-  centering?: boolean;
 }
 
 export interface OneShotResult extends AccuracyEstimate {
@@ -27,7 +21,8 @@ export interface OneShotResult extends AccuracyEstimate {
 }
 
 /** Embeds images of `set` at `indices` in eval mode without gradients; returns [n, D]. */
-export function embedIndices(model: TwinModel, set: ImageSet, indices: ArrayLike<number>, batchSize = 256): Tensor {
+export function embedIndices(inference: InferenceModel, set: ImageSet, indices: ArrayLike<number>, batchSize = 256): Tensor {
+  const model = inference.model;
   const wasTraining = model.isTraining;
   model.eval();
   try {
@@ -35,7 +30,7 @@ export function embedIndices(model: TwinModel, set: ImageSet, indices: ArrayLike
       const parts: Tensor[] = [];
       for (let start = 0; start < indices.length; start += batchSize) {
         const chunk = Array.from({ length: Math.min(batchSize, indices.length - start) }, (_, i) => indices[start + i]!);
-        parts.push(tidy(() => model.embed(set.batch(chunk))));
+        parts.push(tidy(() => inference.embed(set.batch(chunk))));
       }
       const out = parts.length === 1 ? parts[0]! : cat(parts);
       if (parts.length > 1) disposeAll(parts);
@@ -50,17 +45,17 @@ export function embedIndices(model: TwinModel, set: ImageSet, indices: ArrayLike
  * Classifies every query of every task; a query is right when its nearest class is the answer.
  * Tasks' `support` lists way * shot images class by class; `answers` holds class positions.
  */
-export function evaluateOneShot(model: TwinModel, set: ImageSet, tasks: readonly EvalTask[], options: OneShotOptions = {}): OneShotResult {
+export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks: readonly EvalTask[], options: OneShotOptions = {}): OneShotResult {
   const unique = [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];
   const row = new Map(unique.map((index, i) => [index, i]));
-  const embeddings = keep(embedIndices(model, set, unique, options.batchSize));
+  const embeddings = keep(embedIndices(inference, set, unique, options.batchSize));
   const groupCounts = new Map<string, { correct: number; trials: number }>();
   let correct = 0;
   let trials = 0;
   try {
     for (const task of tasks) {
       const predictions = tidy(() =>
-        noGrad(() => classify(model, embeddings, task, row, options.centering ?? false)),
+        noGrad(() => classify(inference, embeddings, task, row)),
       );
       const counts = groupCounts.get(task.name.split(':')[0]!) ?? { correct: 0, trials: 0 };
       predictions.forEach((predicted, q) => {
@@ -79,22 +74,16 @@ export function evaluateOneShot(model: TwinModel, set: ImageSet, tasks: readonly
   return { ...estimateAccuracy(correct, trials), perGroup };
 }
 
-function classify(model: TwinModel, embeddings: Tensor, task: OneShotTask, row: Map<number, number>, centering: boolean): number[] {
-  const ways = (task as EvalTask).way ?? task.support.length;
+function classify(inference: InferenceModel, embeddings: Tensor, task: EvalTask, row: Map<number, number>): number[] {
+  const ways = task.way ?? task.support.length;
   const shot = task.support.length / ways;
-  let support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!)));
-  let queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!)));
-  if (centering && model instanceof EmbeddingNet) {
-    const mean = support.mean(0, true);
-    support = support.sub(mean);
-    queries = queries.sub(mean);
-  }
-  let scores: Tensor;
-  if (model instanceof EmbeddingNet && shot > 1) {
-    const prototypes = support.view(ways, shot, -1).mean(1);
-    scores = model.distanceMatrix(queries, prototypes);
-  } else {
-    scores = model.distanceMatrix(queries, support).view(queries.shape[0]!, ways, shot).mean(2);
-  }
+  const support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!)));
+  const queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!)));
+  // Several shots: compare with the class mean (a prototype), except for Koch-style L1 heads,
+  // whose scores are per pair and are averaged instead.
+  const scores =
+    shot > 1 && inference.metric !== 'l1'
+      ? inference.distanceMatrix(queries, support.view(ways, shot, -1).mean(1))
+      : inference.distanceMatrix(queries, support).view(queries.shape[0]!, ways, shot).mean(2);
   return scores.argmin(1).toArray();
 }

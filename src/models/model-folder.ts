@@ -9,6 +9,7 @@ import { loadModule, saveModule } from '../io/safetensors.js';
 import type { TrainConfig } from '../training/config.js';
 import { buildModel, type ArchitectureConfig } from './factory.js';
 import type { TwinModel } from './twin-model.js';
+import { InferenceModel, type InferenceSettings } from './inference.js';
 
 export const MODEL_FORMAT = 'twinshot-model';
 
@@ -23,8 +24,8 @@ export interface ModelCard {
    * most `threshold`; confidence = sigmoid(scale * (threshold - distance)).
    */
   verification: { threshold: number; scale: number };
-  /** Test-time options that the metrics below were measured with. */
-  inference: { centering: boolean };
+  /** How embeddings are post-processed at inference (the metrics below were measured with it). */
+  inference: InferenceSettings;
   /** The training config, data and cost. */
   training?: { config: TrainConfig; steps: number; seconds: number; machine: string; finishedAt: string } & Record<string, unknown>;
   /** Measured results, keyed by protocol. */
@@ -33,6 +34,7 @@ export interface ModelCard {
 
 export interface LoadedModel {
   model: TwinModel;
+  inference: InferenceModel;
   card: ModelCard;
   dir: string;
 }
@@ -65,5 +67,5 @@ export function loadModelFolder(dir: string): LoadedModel {
   const model = buildModel(card.architecture, card.preprocessing.size);
   loadModule(model, path.join(dir, 'model.safetensors'));
   model.eval();
-  return { model, card, dir };
+  return { model, inference: new InferenceModel(model, card.inference), card, dir };
 }

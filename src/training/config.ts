@@ -160,7 +160,7 @@ export const TrainConfigSchema = Type.Object(
       Strict,
     ),
     evaluation: Type.Object(
-      { centering: Type.Boolean({ default: false, description: 'centre embeddings on the task support mean' }) },
+      { centering: Type.Boolean({ default: false, description: 'subtract the mean training embedding, then scale to unit length (CL2N)' }) },
       { ...Strict, default: {} },
     ),
   },

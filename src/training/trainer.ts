@@ -25,6 +25,7 @@ import { fitCalibration, verificationMetrics } from '../evaluation/verification.
 import { buildModel } from '../models/factory.js';
 import { MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
 import type { TwinModel } from '../models/twin-model.js';
+import { InferenceModel } from '../models/inference.js';
 import { loadCheckpoint, saveCheckpoint, type TrainingProgress } from './checkpoint.js';
 import type { TrainConfig } from './config.js';
 import { MetricsLog, plotMetrics } from './metrics-log.js';
@@ -109,18 +110,32 @@ export function validationTrials(set: ImageSet, trials: number, seed: number): E
 }
 
 /** Distances of balanced same/different pairs of `set`, for calibration and verification metrics. */
-export function verificationPairs(model: TwinModel, set: ImageSet, pairs: number, seed: number): { distances: number[]; same: boolean[] } {
+export function verificationPairs(inference: InferenceModel, set: ImageSet, pairs: number, seed: number): { distances: number[]; same: boolean[] } {
   const sampler = new PairSampler(set, { batchSize: pairs, seed });
   const batch = sampler.next();
-  const embeddings = embedIndices(model, set, [...batch.left, ...batch.right]);
+  const embeddings = embedIndices(inference, set, [...batch.left, ...batch.right]);
   try {
     const distances = noGrad(() =>
-      tidy(() => model.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()),
+      tidy(() => inference.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()),
     );
     return { distances, same: Array.from(batch.targets, (t) => t === 1) };
   } finally {
     embeddings.dispose();
   }
+}
+
+/**
+ * The inference view the config asks for; with centering, the mean raw embedding of up to 2,048
+ * training images (un-augmented) is measured now.
+ */
+export function inferenceFor(model: TwinModel, config: TrainConfig, trainSet: ImageSet): InferenceModel {
+  if (!config.evaluation.centering || config.model.kind !== 'embedding') return new InferenceModel(model);
+  const rng = new Rng(config.seed + 4);
+  const sample = rng.sample(Math.min(2048, trainSet.size), trainSet.size);
+  const raw = embedIndices(new InferenceModel(model), trainSet, sample);
+  const mean = tidy(() => raw.mean(0).toArray());
+  raw.dispose();
+  return new InferenceModel(model, { centering: 'train-mean', mean });
 }
 
 function hashConfig(config: TrainConfig): string {
@@ -201,7 +216,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const validate = (step: number): boolean => {
     if (!validation) return false;
-    const result = evaluateOneShot(model, validation, trials, { centering: config.evaluation.centering });
+    const inference = inferenceFor(model, config, trainSet);
+    const result = evaluateOneShot(inference, validation, trials);
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
     metrics.append({ kind: 'validation', step, seconds: elapsed(), accuracy: result.accuracy, trials: result.trials, ci95Low: result.ci95[0], ci95High: result.ci95[1] });
@@ -210,16 +226,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       progress.bestAccuracy = result.accuracy;
       progress.bestStep = step;
       progress.validationsWithoutImprovement = 0;
-      exportModel(step, { validation: { protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`, ...result, perGroup: undefined } });
+      exportModel(step, inference, { validation: { protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`, ...result, perGroup: undefined } });
     } else {
       progress.validationsWithoutImprovement++;
     }
     return config.training.patience > 0 && progress.validationsWithoutImprovement >= config.training.patience;
   };
 
-  const exportModel = (step: number, measured: Record<string, unknown>) => {
+  const exportModel = (step: number, inference: InferenceModel, measured: Record<string, unknown>) => {
     const calibrationSet = validation ?? trainSet;
-    const pairs = verificationPairs(model, calibrationSet, 2000, config.seed + 3);
+    const pairs = verificationPairs(inference, calibrationSet, 2000, config.seed + 3);
     model.train();
     const calibration = fitCalibration(pairs.distances, pairs.same);
     const verification = verificationMetrics(pairs.distances, pairs.same);
@@ -230,7 +246,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       architecture: config.model,
       preprocessing: { size: config.data.size, invert: config.data.invert },
       verification: { threshold: calibration.threshold, scale: calibration.scale },
-      inference: { centering: config.evaluation.centering },
+      inference: inference.settings,
       training: { config, steps: step, seconds: Math.round(elapsed()), machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`, finishedAt: new Date().toISOString() },
       metrics: { ...measured, validationVerification: verification },
     };
@@ -238,6 +254,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
 
   for (let step = progress.step + 1; step <= total; step++) {
+    // Let the event loop run signal handlers (Ctrl-C) and timers between synchronous steps.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const { value, images } = tidy(() => {
       optimization.optimizer.zeroGrad();
       const { loss, images } = objective.step(model);
@@ -273,7 +291,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (stoppedBy !== 'completed') break;
   }
   if (progress.step === total || stoppedBy !== 'signal') checkpoint();
-  if (!validation && progress.bestStep === 0) exportModel(progress.step, {});
+  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(model, config, trainSet), {});
   writeFileAtomic(path.join(outDir, 'metrics.svg'), plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`));
   const seconds = elapsed();
   log(`${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`);

@@ -1,0 +1,106 @@
+// Runs one evaluation protocol on a saved model: N-way K-shot trials (within alphabets or across the
+// set), Koch et al.'s drawer-pair tasks, the Omniglot release's one-shot runs, verification and
+// retrieval. Every accuracy comes with its trial count and 95% interval; one seed, one set of tasks.
+import path from 'node:path';
+import { noGrad } from '../engine/autograd.js';
+import { tidy } from '../engine/scope.js';
+import type { ImageSet } from '../data/dataset.js';
+import { loadImageFolder } from '../data/image-folder.js';
+import { loadOmniglot } from '../data/omniglot.js';
+import { kochOneShotTasks, readOneShotRuns } from '../data/one-shot.js';
+import { PairSampler } from '../data/samplers.js';
+import { TwinshotError } from '../errors.js';
+import { loadModelFolder, type LoadedModel } from '../models/model-folder.js';
+import { embedIndices, evaluateOneShot, type EvalTask } from './one-shot.js';
+import { sampleTrials } from './protocols.js';
+import { retrievalMetrics } from './retrieval.js';
+import { verificationMetrics } from './verification.js';
+
+export const PROTOCOLS = ['within-alphabet', 'across-alphabets', 'koch', 'runs', 'verification', 'retrieval'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+export interface EvaluationOptions {
+  modelDir: string;
+  protocol: Protocol;
+  /** Images to evaluate on (Omniglot's images_evaluation zip or folder, or an image folder). */
+  data?: string;
+  /** The release's one-shot runs (folder or zip), for protocol 'runs'. */
+  runs?: string;
+  way?: number;
+  shot?: number;
+  trials?: number;
+  seed?: number;
+  /** Pairs for 'verification' (default 4,000); images for 'retrieval' (default: all). */
+  limit?: number;
+}
+
+export type EvaluationReport = Record<string, unknown> & { protocol: Protocol; model: string };
+
+/** Loads evaluation images: Omniglot's evaluation half when the path is Omniglot, else an image folder. */
+export async function loadEvaluationSet(loaded: LoadedModel, data?: string): Promise<ImageSet> {
+  const { size, invert } = loaded.card.preprocessing;
+  try {
+    return await loadOmniglot({ source: data, split: 'evaluation', size, invert });
+  } catch (error) {
+    if (data === undefined || (error as TwinshotError).code !== 'ERR_DATASET') throw error;
+    return loadImageFolder(data, { size, invert });
+  }
+}
+
+export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationReport> {
+  const loaded = loadModelFolder(options.modelDir);
+  const model = path.basename(path.resolve(options.modelDir));
+  const seed = options.seed ?? 0;
+  const way = options.way ?? 20;
+  const shot = options.shot ?? 1;
+  const base = { model, seed };
+
+  if (options.protocol === 'runs') {
+    if (!options.runs) throw new TwinshotError('ERR_ARGUMENT', "protocol 'runs' needs --runs PATH (the release's all_runs folder or zip)");
+    const { set, tasks } = await readOneShotRuns(options.runs, loaded.card.preprocessing);
+    const result = evaluateOneShot(loaded.inference, set, tasks);
+    return { protocol: 'runs', ...base, data: options.runs, way: 20, shot: 1, runs: tasks.length, ...result };
+  }
+
+  const set = await loadEvaluationSet(loaded, options.data);
+  const data = options.data ?? set.source;
+  if (options.protocol === 'within-alphabet' || options.protocol === 'across-alphabets' || options.protocol === 'koch') {
+    let tasks: EvalTask[];
+    if (options.protocol === 'koch') {
+      tasks = kochOneShotTasks(set, { way, seed, tasksPerGroup: Math.max(1, Math.ceil((options.trials ?? 400) / (way * set.numGroups))) });
+    } else {
+      tasks = sampleTrials(set, { way, shot, trials: options.trials ?? 400, seed, withinGroup: options.protocol === 'within-alphabet' });
+    }
+    const result = evaluateOneShot(loaded.inference, set, tasks);
+    return { protocol: options.protocol, ...base, data, way, shot, ...result };
+  }
+
+  if (options.protocol === 'verification') {
+    const pairs = options.limit ?? 4000;
+    const sampler = new PairSampler(set, { batchSize: pairs, seed, sameGroupNegatives: true });
+    const batch = sampler.next();
+    const embeddings = embedIndices(loaded.inference, set, [...batch.left, ...batch.right]);
+    const distances = noGrad(() => tidy(() => loaded.inference.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()));
+    embeddings.dispose();
+    const same = Array.from(batch.targets, (t) => t === 1);
+    const threshold = loaded.card.verification.threshold;
+    const atThreshold = distances.filter((d, i) => (d <= threshold) === same[i]).length / distances.length;
+    return {
+      protocol: 'verification',
+      ...base,
+      data,
+      negatives: 'same alphabet',
+      ...verificationMetrics(distances, same),
+      modelThreshold: threshold,
+      accuracyAtModelThreshold: atThreshold,
+    };
+  }
+
+  // retrieval
+  const count = Math.min(options.limit ?? set.size, set.size);
+  const indices = Array.from({ length: count }, (_, i) => Math.floor((i * set.size) / count));
+  const embeddings = embedIndices(loaded.inference, set, indices);
+  const metrics = retrievalMetrics(embeddings, indices.map((i) => set.labels[i]!), { metric: loaded.inference.metric, seed });
+  embeddings.dispose();
+  return { protocol: 'retrieval', ...base, data, images: count, classes: new Set(indices.map((i) => set.labels[i])).size, ...metrics };
+}

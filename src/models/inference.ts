@@ -1,0 +1,75 @@
+// Inference view of a trained network: the embeddings that get stored and searched, the distance
+// the stores compute on them (l2, cosine or l1), and the same/different calibration on that distance.
+// Evaluation, the CLI and the service all go through this one view, so they measure the same thing.
+import { noGrad } from '../engine/autograd.js';
+import { tensor, type Tensor } from '../engine/tensor.js';
+import * as F from '../nn/functional.js';
+import type { SearchMetric } from './embedder.js';
+import { EmbeddingNet } from './embedding-net.js';
+import { Koch2015 } from './koch2015.js';
+import type { TwinModel } from './twin-model.js';
+
+export interface InferenceSettings {
+  /**
+   * 'train-mean': subtract the mean training embedding, then scale to unit length (SimpleShot's
+   * CL2N, Wang et al. 2019); this removes what all characters share. 'none': raw embeddings.
+   */
+  centering: 'none' | 'train-mean';
+  /** The mean training embedding, for 'train-mean'. */
+  mean?: number[];
+}
+
+export class InferenceModel {
+  readonly metric: SearchMetric;
+  readonly #mean: Tensor | null;
+  readonly #koch: { weights: Tensor } | null;
+
+  constructor(
+    readonly model: TwinModel,
+    readonly settings: InferenceSettings = { centering: 'none' },
+  ) {
+    this.#mean = settings.centering === 'train-mean' && settings.mean ? tensor(Float32Array.from(settings.mean), { shape: [1, settings.mean.length] }) : null;
+    if (model instanceof Koch2015) {
+      // logit = sum_j alpha_j |h1_j - h2_j| + b: with alpha_j <= 0 this is b minus an L1 distance of
+      // codes scaled by -alpha_j, which any L1 index can search. Positive alphas (rare) are dropped.
+      this.metric = 'l1';
+      this.#koch = { weights: noGrad(() => model.head.weight.squeeze(0).neg().clampMin(0).unsqueeze(0)) };
+    } else {
+      const distance = model instanceof EmbeddingNet ? model.distance : 'euclidean';
+      this.metric = this.#mean === null && distance === 'cosine' ? 'cosine' : 'l2';
+      this.#koch = null;
+    }
+  }
+
+  /** Vectors to store and compare, [N, D]. */
+  embed(images: Tensor): Tensor {
+    let e = this.model.embed(images);
+    if (this.#mean !== null) e = F.normalize(e.sub(this.#mean));
+    if (this.#koch !== null) e = e.mul(this.#koch.weights);
+    return e;
+  }
+
+  /** Distances under `metric` between every row of a and every row of b, [n, m]. */
+  distanceMatrix(a: Tensor, b: Tensor): Tensor {
+    switch (this.metric) {
+      case 'l2':
+        return a.cdist(b);
+      case 'l1':
+        return a.cdist(b, 1);
+      case 'cosine':
+        return F.normalize(a).matmul(F.normalize(b).t()).rsub(1);
+    }
+  }
+
+  /** Distances of row pairs, [N]. */
+  pairDistances(a: Tensor, b: Tensor): Tensor {
+    switch (this.metric) {
+      case 'l2':
+        return a.sub(b).norm(2, 1);
+      case 'l1':
+        return a.sub(b).abs().sum(1);
+      case 'cosine':
+        return F.cosineSimilarity(a, b).rsub(1);
+    }
+  }
+}
