@@ -7,7 +7,7 @@ import { TwinshotError } from '../errors.js';
 
 const Strict = { additionalProperties: false } as const;
 const Positive = (description: string, extra: object = {}) => Type.Number({ exclusiveMinimum: 0, description, ...extra });
-const Count = (description: string, minimum = 1) => Type.Integer({ minimum, description });
+const Count = (description: string, minimum = 1, extra: object = {}) => Type.Integer({ minimum, description, ...extra });
 
 export const DataConfig = Type.Object(
   {
@@ -149,13 +149,13 @@ export const TrainConfigSchema = Type.Object(
     training: Type.Object(
       {
         steps: Count('optimizer steps in total'),
-        epochSteps: Count('steps per epoch (for per-epoch schedules)', 1),
-        validateEvery: Count('steps between validations'),
-        validationTrials: Count('20-way one-shot trials per validation', 20),
+        epochSteps: Count('steps per epoch (for per-epoch schedules)', 1, { default: 500 }),
+        validateEvery: Count('steps between validations', 1, { default: 500 }),
+        validationTrials: Count('20-way one-shot trials per validation', 20, { default: 1000 }),
         patience: Type.Integer({ minimum: 0, default: 0, description: 'stop after this many validations without improvement (0: never)' }),
-        checkpointEvery: Count('steps between checkpoints'),
+        checkpointEvery: Count('steps between checkpoints', 1, { default: 250 }),
         timeLimitMinutes: Type.Optional(Positive('stop (after a checkpoint) when this much time has passed')),
-        logEvery: Count('steps between log lines', 1),
+        logEvery: Count('steps between log lines', 1, { default: 50 }),
       },
       Strict,
     ),

@@ -46,6 +46,8 @@ export interface TrainOptions {
   onStep?: (info: StepInfo) => void;
   /** Aborting saves a checkpoint after the current step and returns. */
   signal?: AbortSignal;
+  /** Already loaded data (skips config.data's loading and splitting; rotations still apply). */
+  data?: { train: ImageSet; validation: ImageSet | null };
 }
 
 export interface StepInfo {
@@ -159,7 +161,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   manualSeed(config.seed);
 
   const started = Date.now();
-  const { train: trainSet, validation } = await loadTrainingData(config, options.dataPath);
+  const { train: trainSet, validation } = options.data
+    ? { train: config.data.rotations ? expandRotations(options.data.train) : options.data.train, validation: options.data.validation }
+    : await loadTrainingData(config, options.dataPath);
   log(`data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`);
   const trials = validation ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100) : [];
 

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { locateOmniglot, loadOmniglot } from '../../src/data/omniglot.js';
+import type { ImageSet } from '../../src/data/dataset.js';
+import { validateConfig, type TrainConfig } from '../../src/training/config.js';
+import { train, CHECKPOINT_FILE, METRICS_FILE } from '../../src/training/trainer.js';
+import { loadModelFolder } from '../../src/models/model-folder.js';
+import { sampleTrials } from '../../src/evaluation/protocols.js';
+import { evaluateOneShot } from '../../src/evaluation/one-shot.js';
+import { MetricsLog } from '../../src/training/metrics-log.js';
+import { setNumThreads, getNumThreads } from '../../src/engine/runtime.js';
+
+function omniglotPresent(): boolean {
+  try {
+    locateOmniglot();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-train-'));
+
+function smallConfig(overrides: Partial<Record<keyof TrainConfig, unknown>> = {}): TrainConfig {
+  return validateConfig({
+    name: 'test-run',
+    seed: 3,
+    data: { size: 28 },
+    model: { kind: 'embedding', channels: [32, 32, 32] },
+    loss: { kind: 'prototypical' },
+    sampler: { kind: 'episodes', way: 10, shot: 1, query: 2, withinGroup: true },
+    augment: null,
+    optimizer: { kind: 'adam', lr: 0.003, schedule: { kind: 'constant' } },
+    training: { steps: 80, epochSteps: 40, validateEvery: 40, validationTrials: 100, checkpointEvery: 20, logEvery: 10 },
+    ...overrides,
+  });
+}
+
+describe('validateConfig()', () => {
+  it('fills defaults and accepts the shipped configs', () => {
+    const config = smallConfig();
+    expect(config.data.invert).toBe(true);
+    expect(config.model.kind === 'embedding' && config.model.distance).toBe('squared-euclidean');
+    for (const file of fs.readdirSync('configs')) {
+      expect(() => validateConfig(JSON.parse(fs.readFileSync(path.join('configs', file), 'utf8')), file)).not.toThrow();
+    }
+  });
+
+  it('names every wrong key and value', () => {
+    const bad = {
+      ...smallConfig(),
+      data: { size: 28, sise: 3 },
+      optimizer: { kind: 'adam', lr: -1, schedule: {} },
+      loss: { kind: 'quadruplet' },
+    };
+    let message = '';
+    try {
+      validateConfig(bad, 'bad.json');
+    } catch (error) {
+      message = (error as Error).message;
+      expect((error as { code: string }).code).toBe('ERR_CONFIG');
+    }
+    expect(message).toMatch(/^bad\.json is invalid/);
+    expect(message).toContain('/data/sise: Unexpected property');
+    expect(message).toContain('/optimizer/lr: Expected number to be greater than 0 (got -1)');
+    expect(message).toContain('/loss/kind: must be one of "prototypical", "koch-bce", "triplet", "contrastive" (got "quadruplet")');
+  });
+});
+
+describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot', () => {
+  let trainSet: ImageSet;
+  let validation: ImageSet;
+  let threads: number;
+
+  beforeAll(async () => {
+    const background = await loadOmniglot({ split: 'background', size: 28 });
+    trainSet = background.selectGroups([0, 1, 2, 3, 4, 5]);
+    validation = background.selectGroups([10, 11]);
+    // A fixed thread count keeps floating-point sums identical between the runs compared below.
+    threads = getNumThreads();
+    setNumThreads(1);
+    return () => setNumThreads(threads);
+  });
+
+  it('lowers the loss and lifts one-shot accuracy on unseen alphabets far above chance', async () => {
+    const outDir = tmp();
+    const untrained = smallConfig({ training: { ...smallConfig().training, steps: 1, validateEvery: 1 } });
+    await train({ config: untrained, outDir: path.join(outDir, 'untrained'), data: { train: trainSet, validation }, log: () => {} });
+    const result = await train({ config: smallConfig(), outDir, data: { train: trainSet, validation }, log: () => {} });
+    expect(result.steps).toBe(80);
+    const records = new MetricsLog(path.join(outDir, METRICS_FILE)).read();
+    const losses = records.filter((r) => r.kind === 'train').map((r) => r.loss as number);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.7);
+
+    const tasks = sampleTrials(validation, { way: 5, shot: 1, trials: 300, seed: 9, withinGroup: true });
+    const before = evaluateOneShot(loadModelFolder(path.join(outDir, 'untrained')).inference, validation, tasks);
+    const after = evaluateOneShot(loadModelFolder(outDir).inference, validation, tasks);
+    expect(after.accuracy).toBeGreaterThan(0.55); // chance is 0.2
+    expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.1);
+    expect(fs.existsSync(path.join(outDir, 'metrics.svg'))).toBe(true);
+    const card = JSON.parse(fs.readFileSync(path.join(outDir, 'config.json'), 'utf8'));
+    expect(card.training.config.name).toBe('test-run');
+    expect(card.metrics.validation.trials).toBe(100);
+  }, 120_000);
+
+  it('resumes exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
+    const config = smallConfig({ training: { ...smallConfig().training, steps: 6, checkpointEvery: 3, validateEvery: 100 }, augment: { probability: 0.5 } });
+    const straight = tmp();
+    await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: () => {} });
+    const split = tmp();
+    const half = { ...config, training: { ...config.training, steps: 3 } };
+    await train({ config: half, outDir: split, data: { train: trainSet, validation: null }, log: () => {} });
+    await train({ config, outDir: split, resume: true, data: { train: trainSet, validation: null }, log: () => {} });
+    const a = loadModelFolder(straight).model.stateDict();
+    const b = loadModelFolder(split).model.stateDict();
+    for (const [name, t] of a) expect(b.get(name)!.toArray(), name).toEqual(t.toArray());
+  }, 120_000);
+
+  it('stops cleanly on a signal with a checkpoint, and refuses to overwrite a run', async () => {
+    const outDir = tmp();
+    const controller = new AbortController();
+    const result = await train({
+      config: smallConfig(),
+      outDir,
+      data: { train: trainSet, validation: null },
+      signal: controller.signal,
+      log: () => {},
+      onStep: (info) => info.step === 5 && controller.abort(),
+    });
+    expect(result.stoppedBy).toBe('signal');
+    expect(result.steps).toBe(5);
+    expect(fs.existsSync(path.join(outDir, CHECKPOINT_FILE))).toBe(true);
+    await expect(train({ config: smallConfig(), outDir, data: { train: trainSet, validation: null }, log: () => {} })).rejects.toThrow(/--resume/);
+  }, 60_000);
+});
