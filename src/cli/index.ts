@@ -7,6 +7,7 @@ import { registerKeysCommand } from './keys.js';
 import { registerDataCommand } from './data.js';
 import { registerTrainCommand } from './train.js';
 import { registerEvalCommand } from './eval.js';
+import { registerEmbedVerifyCommands } from './embed-verify.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDataCommand(program);
   registerTrainCommand(program);
   registerEvalCommand(program);
+  registerEmbedVerifyCommands(program);
   return program;
 }
 
