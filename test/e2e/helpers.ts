@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { buildApp, type TwinshotApp } from '../../src/service/app.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import { SqliteStore } from '../../src/gallery/sqlite-store.js';
@@ -135,13 +136,34 @@ export async function draw(page: Page, canvasSelector: string, strokes: Strokes)
 }
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const SCREENSHOT_DIRS = [path.join(repoRoot, 'docs/screenshots'), path.join(repoRoot, 'test-output/e2e')];
+const DOCS_DIR = path.join(repoRoot, 'docs/screenshots');
+const SCREENSHOT_DIRS = [DOCS_DIR, path.join(repoRoot, 'test-output/e2e')];
 
-/** Saves a full-page screenshot to docs/screenshots/ (committed) and test-output/e2e/ (the run's artefacts). */
+/**
+ * Whether two PNGs differ by more than rasterisation noise: Chromium's anti-aliasing of rounded
+ * corners varies by one level from run to run, which would otherwise dirty the committed pictures.
+ */
+async function differs(a: Buffer, b: Buffer): Promise<boolean> {
+  const [x, y] = await Promise.all([a, b].map((png) => sharp(png).raw().toBuffer({ resolveWithObject: true })));
+  if (x!.info.width !== y!.info.width || x!.info.height !== y!.info.height || x!.info.channels !== y!.info.channels)
+    return true;
+  for (let i = 0; i < x!.data.length; i++) if (Math.abs(x!.data[i]! - y!.data[i]!) > 2) return true;
+  return false;
+}
+
+/**
+ * Saves a full-page screenshot to test-output/e2e/ (the run's artefacts) and docs/screenshots/
+ * (committed; rewritten only when the page looks different).
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
+  // Images (the explorer's data: URLs) decode asynchronously; wait for them and one more frame.
+  await page.waitForFunction(() => Array.from(document.images).every((image) => image.complete));
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   const png = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide' });
   for (const dir of SCREENSHOT_DIRS) {
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${name}.png`), png);
+    const file = path.join(dir, `${name}.png`);
+    if (dir === DOCS_DIR && fs.existsSync(file) && !(await differs(fs.readFileSync(file), png))) continue;
+    fs.writeFileSync(file, png);
   }
 }

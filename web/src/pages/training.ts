@@ -72,8 +72,9 @@ export function createTrainingPage(): Page {
     h(
       'p',
       { class: 'lead' },
-      'The curves of a training run, read from its metrics log and updated as `twinshot train` writes it: the ' +
-        'training loss, and the one-shot accuracy on held-out alphabets at each validation.',
+      'The curves of a training run, read from its metrics log and updated as ',
+      h('code', {}, 'twinshot train'),
+      ' writes it: the training loss, and the one-shot accuracy on held-out alphabets at each validation.',
     ),
     h('div', { class: 'row' }, h('label', { for: 'run-select' }, 'Run'), select, refresh, live),
     message,
