@@ -11,7 +11,7 @@ const doc = fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.
 describe('docs/errors.md', () => {
   it('has one row per catalog code, with the catalog status and summary', () => {
     const rows = new Map(
-      [...doc.matchAll(/^\| `(ERR_[A-Z_]+)` \| (\d{3}) \| ([^|]+) \|/gm)].map((m) => [
+      [...doc.matchAll(/^\|\s*`(ERR_[A-Z_]+)`\s*\|\s*(\d{3})\s*\|\s*([^|]+?)\s*\|/gm)].map((m) => [
         m[1]!,
         { status: Number(m[2]), summary: m[3]!.trim() },
       ]),
