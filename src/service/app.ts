@@ -277,7 +277,7 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
 
   app.get(
     '/metrics',
-    { config: { access: 'any' }, schema: { tags: tags.operations, summary: 'Prometheus metrics', hide: false } },
+    { config: { access: 'any' }, schema: { tags: tags.operations, summary: 'Prometheus metrics (text format)' } },
     async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();

@@ -264,7 +264,7 @@ describe.each(STORE_CASES)('buildApp() on $name', (storeCase) => {
       });
       expectError(response, 400, 'ERR_IMAGE');
       expect(response.json().error.message).toMatch(/20000x20000.*limit/);
-      expect(performance.now() - started).toBeLessThan(2000);
+      expect(performance.now() - started).toBeLessThan(5000); // decoding 400 megapixels would take far longer
       await stillServing();
     });
 
