@@ -2,7 +2,7 @@
 // by its nearest class (embedding distance, or the model's pair score for Koch-style heads).
 import { noGrad } from '../engine/autograd.js';
 import { tidy, keep, disposeAll } from '../engine/scope.js';
-import { cat, tensor, type Tensor } from '../engine/tensor.js';
+import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { OneShotTask } from '../data/one-shot.js';
 import type { InferenceModel } from '../models/inference.js';
@@ -77,8 +77,9 @@ export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks:
 function classify(inference: InferenceModel, embeddings: Tensor, task: EvalTask, row: Map<number, number>): number[] {
   const ways = task.way ?? task.support.length;
   const shot = task.support.length / ways;
-  const support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!)));
-  const queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!)));
+  const device = embeddings.device as Device;
+  const support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!), { device }));
+  const queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!), { device }));
   // Several shots: compare with the class mean (a prototype), except for Koch-style L1 heads,
   // whose scores are per pair and are averaged instead.
   const scores =

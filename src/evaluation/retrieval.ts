@@ -2,7 +2,7 @@
 // reports them: precision@1, R-precision, MAP@R (Musgrave et al. 2020) and NMI of k-means clusters.
 import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
-import { cat, tensor, type Tensor } from '../engine/tensor.js';
+import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import { Rng } from '../data/random.js';
 import type { SearchMetric } from '../models/embedder.js';
 import { ArgumentError } from '../errors.js';
@@ -94,7 +94,8 @@ export function kMeans(points: Tensor, k: number, options: { seed?: number; iter
         const d = x.cdist(x.narrow(0, pick, 1)).squeeze(1).square().toArray();
         nearest = nearest.map((v, i) => Math.min(v, d[i]!));
       }
-      let centres = x.indexSelect(0, tensor(chosen));
+      const device = x.device as Device;
+      let centres = x.indexSelect(0, tensor(chosen, { device }));
       let assignment = new Int32Array(n);
       for (let iter = 0; iter < (options.iterations ?? 30); iter++) {
         const next = Int32Array.from(x.cdist(centres).argmin(1).toArray());
@@ -105,7 +106,7 @@ export function kMeans(points: Tensor, k: number, options: { seed?: number; iter
         for (let c = 0; c < k; c++) {
           const members = [];
           for (let i = 0; i < n; i++) if (assignment[i] === c) members.push(i);
-          rows.push(members.length > 0 ? x.indexSelect(0, tensor(members)).mean(0, true) : centres.narrow(0, c, 1));
+          rows.push(members.length > 0 ? x.indexSelect(0, tensor(members, { device })).mean(0, true) : centres.narrow(0, c, 1));
         }
         centres = cat(rows);
       }

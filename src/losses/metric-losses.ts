@@ -1,7 +1,7 @@
 // Metric-learning losses over one embedding pass: contrastive (Hadsell et al. 2006), triplet
 // margin with in-batch mining (Schroff et al. 2015), and prototypical (Snell et al. 2017).
 import { noGrad } from '../engine/autograd.js';
-import { tensor, type Tensor } from '../engine/tensor.js';
+import { tensor, type Device, type Tensor } from '../engine/tensor.js';
 import { ArgumentError } from '../errors.js';
 import * as F from '../nn/functional.js';
 import { LpDistance, type Distance } from './distances.js';
@@ -152,5 +152,6 @@ export function splitEpisode(labels: Tensor, shots: number): { support: Tensor; 
     }
     c++;
   }
-  return { support: tensor(support), query: tensor(query), queryTargets: tensor(targets), classes: c };
+  const device = labels.device as Device;
+  return { support: tensor(support, { device }), query: tensor(query, { device }), queryTargets: tensor(targets, { device }), classes: c };
 }

@@ -1,7 +1,7 @@
 // In-batch miners (FaceNet; Hermans et al. 2017): each starts from one N x N distance matrix and
 // the label masks, runs without gradients, and returns explicit index tuples.
 import { noGrad } from '../engine/autograd.js';
-import { arange, eye, full, where, type Tensor } from '../engine/tensor.js';
+import { arange, eye, full, where, type Device, type Tensor } from '../engine/tensor.js';
 import { ArgumentError } from '../errors.js';
 import type { Distance } from './distances.js';
 
@@ -20,7 +20,7 @@ export interface LabelMasks {
 export function labelMasks(labels: Tensor): LabelMasks {
   if (labels.ndim !== 1) throw new ArgumentError(`labels must be 1-d [N]; got [${labels.shape.join(', ')}]`);
   const same = labels.unsqueeze(1).eq(labels.unsqueeze(0));
-  const notSelf = eye(labels.shape[0]!, labels.shape[0]!, { dtype: 'bool' }).logicalNot();
+  const notSelf = eye(labels.shape[0]!, labels.shape[0]!, { dtype: 'bool', device: labels.device as Device }).logicalNot();
   return { positive: same.logicalAnd(notSelf), negative: same.logicalNot() };
 }
 
@@ -87,7 +87,7 @@ export class BatchHardMiner implements Miner {
       const hasBoth = positive.any(1, false).logicalAnd(negative.any(1, false));
       const hardestPositive = d.maskedFill(positive.logicalNot(), -Infinity).argmax(1);
       const hardestNegative = d.maskedFill(negative.logicalNot(), Infinity).argmin(1);
-      const anchors = arange(labels.shape[0]!).maskedSelect(hasBoth);
+      const anchors = arange(labels.shape[0]!, undefined, 1, { device: labels.device as Device }).maskedSelect(hasBoth);
       return { kind: 'triplets', a: anchors, p: hardestPositive.maskedSelect(hasBoth), n: hardestNegative.maskedSelect(hasBoth) };
     });
   }

@@ -2,7 +2,7 @@
 // the stores compute on them (l2, cosine or l1), and the same/different calibration on that distance.
 // Evaluation, the CLI and the service all go through this one view, so they measure the same thing.
 import { noGrad } from '../engine/autograd.js';
-import { tensor, type Tensor } from '../engine/tensor.js';
+import { tensor, type Device, type Tensor } from '../engine/tensor.js';
 import * as F from '../nn/functional.js';
 import type { SearchMetric } from './embedder.js';
 import { EmbeddingNet } from './embedding-net.js';
@@ -44,8 +44,8 @@ export class InferenceModel {
   /** Vectors to store and compare, [N, D]. */
   embed(images: Tensor): Tensor {
     let e = this.model.embed(images);
-    if (this.#mean !== null) e = F.normalize(e.sub(this.#mean));
-    if (this.#koch !== null) e = e.mul(this.#koch.weights);
+    if (this.#mean !== null) e = F.normalize(e.sub(onDeviceOf(this.#mean, e)));
+    if (this.#koch !== null) e = e.mul(onDeviceOf(this.#koch.weights, e));
     return e;
   }
 
@@ -72,4 +72,9 @@ export class InferenceModel {
         return F.cosineSimilarity(a, b).rsub(1);
     }
   }
+}
+
+/** `t` on the device of `like` (a no-op on the CPU). */
+function onDeviceOf(t: Tensor, like: Tensor): Tensor {
+  return t.device === like.device ? t : t.to({ device: like.device as Device });
 }

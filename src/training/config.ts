@@ -140,6 +140,10 @@ export const TrainConfigSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, description: 'model name (the output folder name by default)' }),
     seed: Type.Integer({ default: 0 }),
+    device: Type.Union([Type.Literal('auto'), Type.Literal('cpu'), Type.Literal('cuda')], {
+      default: 'auto',
+      description: "'auto' trains on a GPU when libtorch has CUDA and sees one",
+    }),
     data: DataConfig,
     model: ModelConfig,
     loss: LossConfig,

@@ -1,6 +1,6 @@
 // One training step's loss from the configured sampler and loss: every image of a batch is
 // augmented and embedded once, then the loss picks its pairs, triplets or episodes by index.
-import { tensor, type Tensor } from '../engine/tensor.js';
+import { tensor, type Device, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import { EpisodeSampler, PairSampler, PKSampler, type SamplerState } from '../data/samplers.js';
 import type { RandomAffine } from '../data/augment.js';
@@ -44,7 +44,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
       const n = batch.left.length;
       const codes = model.embed(images([...batch.left, ...batch.right]));
       const logits = model.pairLogits(codes.narrow(0, 0, n), codes.narrow(0, n, n));
-      return { loss: pairBceLoss(logits, tensor(batch.targets)), images: 2 * n };
+      return { loss: pairBceLoss(logits, tensor(batch.targets, { device: logits.device as Device })), images: 2 * n };
     };
   } else {
     if (loss.kind === 'koch-bce' && !loss.allPairs) throw mismatch("a 'pairs' sampler (or allPairs: true)");
@@ -92,7 +92,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     lossOf = (model) => {
       const { indices, labels } = draw();
       const codes = model.embed(images(indices));
-      const labelTensor = tensor(labels);
+      const labelTensor = tensor(labels, { device: codes.device as Device });
       const value = metric === null ? allPairsBceLoss(model, codes, labelTensor) : metric.forward(codes, labelTensor);
       return { loss: value, images: indices.length };
     };

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
-import { manualSeed } from '../engine/runtime.js';
+import { cuda, manualSeed } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import { RandomAffine, expandRotations } from '../data/augment.js';
 import type { ImageSet } from '../data/dataset.js';
@@ -140,9 +140,17 @@ export function inferenceFor(model: TwinModel, config: TrainConfig, trainSet: Im
   return new InferenceModel(model, { centering: 'train-mean', mean });
 }
 
+/** 'auto' means CUDA when this libtorch has it and a GPU is visible. */
+export function resolveDevice(requested: TrainConfig['device']): 'cpu' | 'cuda' {
+  if (requested === 'cuda' && !cuda.isAvailable()) {
+    throw new TwinshotError('ERR_CONFIG', "device 'cuda' was asked for, but this libtorch has no CUDA or sees no GPU; build against a CUDA libtorch (LIBTORCH=...) or use 'auto'");
+  }
+  return requested === 'cpu' ? 'cpu' : cuda.isAvailable() ? 'cuda' : 'cpu';
+}
+
 function hashConfig(config: TrainConfig): string {
   // Settings that may change between resumes (budget, logging) are left out of the identity.
-  const { training, ...rest } = config;
+  const { training, device: _device, ...rest } = config;
   const identity = { ...rest, training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials } };
   return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }
@@ -161,15 +169,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   manualSeed(config.seed);
 
   const started = Date.now();
-  const { train: trainSet, validation } = options.data
+  const device = resolveDevice(config.device);
+  const loadedData = options.data
     ? { train: config.data.rotations ? expandRotations(options.data.train) : options.data.train, validation: options.data.validation }
     : await loadTrainingData(config, options.dataPath);
+  // Images live where the model runs, so batches never cross the bus.
+  const trainSet = device === 'cpu' ? loadedData.train : loadedData.train.to(device);
+  const validation = device === 'cpu' || loadedData.validation === null ? loadedData.validation : loadedData.validation.to(device);
   log(`data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`);
   const trials = validation ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100) : [];
 
   const model = buildModel(config.model, config.data.size);
+  if (device !== 'cpu') model.to(device);
   model.train();
-  log(`model: ${config.model.kind}, ${model.numParameters().toLocaleString('en')} parameters`);
+  log(`model: ${config.model.kind}, ${model.numParameters().toLocaleString('en')} parameters, on ${device}`);
   const optimization = buildOptimization(config, model);
   const augment = config.augment === null ? null : new RandomAffine(config.augment);
   const augmentRng = new Rng(config.seed + 2);
