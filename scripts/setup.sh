@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-run}"
 
-packages=(libtorch-dev g++ make python3)
+# libopenblas0-openmp: libtorch-dev alone pulls in the reference BLAS, about 30x slower for the
+# matrix products of linear layers (measured: 10.6 s vs 0.33 s for Koch et al.'s 9216x4096 layer).
+packages=(libtorch-dev libopenblas0-openmp g++ make python3)
 if [ "$purpose" = test ]; then
   packages+=(python3-torch postgresql chromium)
 fi

@@ -6,7 +6,7 @@ import type { Recognizer } from '../gallery/gallery.js';
 
 interface StoreOptions {
   store: string;
-  model: string;
+  model?: string;
 }
 
 function fail(message: string): never {
@@ -43,7 +43,7 @@ function withStoreOptions(command: Command): Command {
       'gallery store: sqlite:PATH or postgres://USER@HOST/DB',
       'sqlite:./twinshot-data/gallery.db',
     )
-    .option('--model <dir>', "model folder, or 'pixels' for the raw-pixel baseline", 'pixels');
+    .option('--model <dir>', "model folder, or 'pixels' for the raw-pixel baseline (default: models/omniglot-fast)");
 }
 
 export function registerGalleryCommand(program: Command): void {

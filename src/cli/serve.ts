@@ -15,7 +15,7 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('serve enrolment, identification and verification over HTTP (OpenAPI at /docs)')
-    .option('--model <dir>', "trained model folder, or 'pixels' for the raw-pixel baseline", 'pixels')
+    .option('--model <dir>', "trained model folder, or 'pixels' for the raw-pixel baseline (default: models/omniglot-fast)")
     .option(
       '--store <url>',
       'gallery store: sqlite:PATH or postgres://USER@HOST/DB',
@@ -41,7 +41,7 @@ export function registerServeCommand(program: Command): void {
     .option('--runs <dir>', "training runs the web page's dashboard follows (<dir>/<run>/metrics.jsonl)", './runs')
     .action(
       async (options: {
-        model: string;
+        model?: string;
         store: string;
         port: number;
         host: string;

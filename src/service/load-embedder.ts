@@ -1,31 +1,32 @@
 // loadEmbedder: turns the --model argument of `twinshot serve` and `twinshot gallery` into an
-// Embedder. Today it knows the raw-pixel baseline; trained model folders plug in here.
+// Embedder: a trained model folder (run in a worker thread), or the raw-pixel baseline.
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TwinshotError } from '../errors.js';
 import type { Embedder } from '../models/embedder.js';
+import { ModelEmbedder } from '../models/model-embedder.js';
 import { PixelEmbedder } from '../models/pixel-embedder.js';
 
-/** What `--model` means when it is not given. */
-export const DEFAULT_MODEL = 'pixels';
+/** The model shipped in the repository (models/omniglot-fast), the default of serve and gallery. */
+export const SHIPPED_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/omniglot-fast');
+
+/** What `--model` means when it is not given: the shipped model, or the pixel baseline without it. */
+export const DEFAULT_MODEL = fs.existsSync(path.join(SHIPPED_MODEL, 'config.json')) ? SHIPPED_MODEL : 'pixels';
 
 /**
  * Loads the embedder a model spec names:
- * - `pixels` or `pixels-N`: the raw-pixel baseline ({@link PixelEmbedder}) on an N x N grid (default 16);
- * - a folder written by `twinshot train` (model config + weights): not loadable yet.
+ * - a folder written by `twinshot train` (config.json + model.safetensors), run in a worker thread;
+ * - `pixels` or `pixels-N`: the raw-pixel baseline ({@link PixelEmbedder}) on an N x N grid (default 16).
  *
  * @throws TwinshotError ERR_MODEL when the spec names nothing loadable
  */
 export async function loadEmbedder(modelSpec: string = DEFAULT_MODEL): Promise<Embedder> {
   const pixels = /^pixels(?:-(\d+))?$/.exec(modelSpec);
   if (pixels) return new PixelEmbedder(pixels[1] === undefined ? {} : { grid: Number(pixels[1]) });
-  if (fs.existsSync(modelSpec)) {
-    throw new TwinshotError(
-      'ERR_MODEL',
-      `--model ${modelSpec}: loading trained model folders is not implemented yet; use --model pixels (the raw-pixel baseline)`,
-    );
-  }
+  if (fs.existsSync(path.join(modelSpec, 'config.json'))) return ModelEmbedder.open(modelSpec);
   throw new TwinshotError(
     'ERR_MODEL',
-    `--model ${modelSpec}: no such model folder; give a folder written by twinshot train, or 'pixels'`,
+    `--model ${modelSpec}: no model folder there (it needs config.json and model.safetensors); give a folder written by twinshot train, or 'pixels'`,
   );
 }

@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { manualSeed, noGrad, tensor } from '../../src/engine/index.js';
+import { EmbeddingNet } from '../../src/models/embedding-net.js';
+import { loadModelFolder, saveModelFolder, MODEL_FORMAT } from '../../src/models/model-folder.js';
+import { ModelEmbedder } from '../../src/models/model-embedder.js';
+import { loadEmbedder } from '../../src/service/load-embedder.js';
+import { expectClose } from '../helpers/assert.js';
+
+function tinyModelFolder(centering: 'none' | 'train-mean'): string {
+  manualSeed(4);
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-embedder-')), 'tiny');
+  const model = new EmbeddingNet({ backbone: 'conv', channels: [8, 8], inputSize: 28 });
+  saveModelFolder(dir, model, {
+    format: MODEL_FORMAT,
+    version: 1,
+    name: 'tiny',
+    architecture: { kind: 'embedding', backbone: 'conv', channels: [8, 8], poolLast: true, globalPool: false, normalize: false, distance: 'squared-euclidean' },
+    preprocessing: { size: 28, invert: true },
+    verification: { threshold: 0.7, scale: 5 },
+    inference: centering === 'none' ? { centering } : { centering, mean: Array.from({ length: 392 }, (_, i) => (i % 7) / 10) },
+    metrics: {},
+  });
+  return dir;
+}
+
+function images(count: number): Uint8Array[] {
+  return Array.from({ length: count }, (_, k) => Uint8Array.from({ length: 784 }, (_, i) => ((i * (k + 3)) % 17) * 15));
+}
+
+describe('ModelEmbedder', () => {
+  for (const centering of ['none', 'train-mean'] as const) {
+    it(`embeds in a worker exactly as the model does in-process (centering ${centering})`, async () => {
+      const dir = tinyModelFolder(centering);
+      const embedder = await ModelEmbedder.open(dir);
+      try {
+        expect(embedder.info).toMatchObject({ name: 'tiny', dim: 392, metric: 'l2', preprocessing: { size: 28, invert: true }, threshold: 0.7 });
+        const inputs = images(3);
+        const vectors = await embedder.embed(inputs);
+        expect(vectors).toHaveLength(3);
+        const { inference } = loadModelFolder(dir);
+        const flat = new Uint8Array(3 * 784);
+        inputs.forEach((img, i) => flat.set(img, i * 784));
+        const expected = noGrad(() => inference.embed(tensor(flat, { shape: [3, 1, 28, 28] }).float().div(255)));
+        expectClose(tensor(Float32Array.from(vectors.flatMap((v) => [...v])), { shape: [3, 392] }), expected, { atol: 1e-5 });
+        if (centering === 'train-mean') expectClose(expected.norm(2, 1), [1, 1, 1], { atol: 1e-5 });
+        expect(embedder.confidence(0.7)).toBeCloseTo(0.5, 10);
+        expect(embedder.confidence(0.2)).toBeGreaterThan(embedder.confidence(1.2));
+        await Promise.all([embedder.embed(images(2)), embedder.embed(images(5))]).then(([a, b]) => {
+          expect(a).toHaveLength(2);
+          expect(b).toHaveLength(5);
+        });
+        expect(() => embedder.embed([new Uint8Array(10)])).toThrow(/has 10 pixels; the model takes 28x28/);
+      } finally {
+        await embedder.close();
+      }
+      await expect(embedder.embed(images(1))).rejects.toThrow(/closed/);
+    }, 60_000);
+  }
+
+  it('is what loadEmbedder returns for a model folder, with a clear error for anything else', async () => {
+    const embedder = await loadEmbedder(tinyModelFolder('none'));
+    expect(embedder).toBeInstanceOf(ModelEmbedder);
+    await embedder.close();
+    await expect(loadEmbedder('/nonexistent/model')).rejects.toThrow(/no model folder there/);
+    const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-broken-'));
+    fs.writeFileSync(path.join(broken, 'config.json'), '{"format":"something-else"}');
+    await expect(ModelEmbedder.open(broken)).rejects.toThrow(/not a twinshot model config/);
+  }, 60_000);
+});
