@@ -252,7 +252,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const exportModel = (step: number, inference: InferenceModel, measured: Record<string, unknown>) => {
     const calibrationSet = validation ?? trainSet;
-    const pairs = verificationPairs(inference, calibrationSet, 2000, config.seed + 3);
+    // Calibration pairs grow with the validation budget (a short run should not spend most of its time here).
+    const pairCount = Math.min(2000, Math.max(200, 2 * config.training.validationTrials));
+    const pairs = verificationPairs(inference, calibrationSet, pairCount, config.seed + 3);
     model.train();
     const calibration = fitCalibration(pairs.distances, pairs.same);
     const verification = verificationMetrics(pairs.distances, pairs.same);
