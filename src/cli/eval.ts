@@ -15,6 +15,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--trials <n>', 'trials (queries)', positiveInteger('--trials'), 400)
     .option('--seed <n>', 'seed of the tasks', (v) => Number(v), 0)
     .option('--limit <n>', 'pairs (verification) or images (retrieval)', positiveInteger('--limit'))
+    .option('--views <n>', "test-time views averaged per image (default: the model's setting)", positiveInteger('--views'))
     .option('--json', 'print one JSON object as the last line')
     .addHelpText(
       'after',
@@ -25,7 +26,7 @@ Examples:
   twinshot eval --model models/omniglot-fast --runs all_runs.zip --json
   twinshot eval --model models/omniglot-fast --protocol verification`,
     )
-    .action(async (options: { model: string; data?: string; runs?: string; protocol: string; way: number; shot: number; trials: number; seed: number; limit?: number; json?: boolean }) => {
+    .action(async (options: { model: string; data?: string; runs?: string; protocol: string; way: number; shot: number; trials: number; seed: number; limit?: number; views?: number; json?: boolean }) => {
       const { PROTOCOLS, runEvaluation } = await import('../evaluation/run-evaluation.js');
       const { formatAccuracy } = await import('../evaluation/statistics.js');
       const { TwinshotError } = await import('../errors.js');

@@ -6,6 +6,7 @@ import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { OneShotTask } from '../data/one-shot.js';
 import type { InferenceModel } from '../models/inference.js';
+import * as F from '../nn/functional.js';
 import { estimateAccuracy, type AccuracyEstimate } from './statistics.js';
 
 /** A task; `way` is needed when the support holds several shots per class. */
@@ -13,6 +14,12 @@ export type EvalTask = OneShotTask & { way?: number };
 
 export interface OneShotOptions {
   batchSize?: number;
+  /**
+   * Centre each task on the mean of its support embeddings and scale to unit length before
+   * measuring distances (CL2N with the task's own mean). It uses the support set only, which every
+   * task provides; a gallery can apply it with its own mean. Off by default.
+   */
+  taskCentering?: boolean;
 }
 
 export interface OneShotResult extends AccuracyEstimate {
@@ -55,7 +62,7 @@ export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks:
   try {
     for (const task of tasks) {
       const predictions = tidy(() =>
-        noGrad(() => classify(inference, embeddings, task, row)),
+        noGrad(() => classify(inference, embeddings, task, row, options.taskCentering ?? false)),
       );
       const counts = groupCounts.get(task.name.split(':')[0]!) ?? { correct: 0, trials: 0 };
       predictions.forEach((predicted, q) => {
@@ -74,12 +81,17 @@ export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks:
   return { ...estimateAccuracy(correct, trials), perGroup };
 }
 
-function classify(inference: InferenceModel, embeddings: Tensor, task: EvalTask, row: Map<number, number>): number[] {
+function classify(inference: InferenceModel, embeddings: Tensor, task: EvalTask, row: Map<number, number>, taskCentering: boolean): number[] {
   const ways = task.way ?? task.support.length;
   const shot = task.support.length / ways;
   const device = embeddings.device as Device;
-  const support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!), { device }));
-  const queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!), { device }));
+  let support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!), { device }));
+  let queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!), { device }));
+  if (taskCentering) {
+    const mean = support.mean(0, true);
+    support = F.normalize(support.sub(mean));
+    queries = F.normalize(queries.sub(mean));
+  }
   // Several shots: compare with the class mean (a prototype), except for Koch-style L1 heads,
   // whose scores are per pair and are averaged instead.
   const scores =

@@ -11,6 +11,7 @@ import { kochOneShotTasks, readOneShotRuns } from '../data/one-shot.js';
 import { PairSampler } from '../data/samplers.js';
 import { TwinshotError } from '../errors.js';
 import { loadModelFolder, type LoadedModel } from '../models/model-folder.js';
+import { InferenceModel } from '../models/inference.js';
 import { embedIndices, evaluateOneShot, type EvalTask } from './one-shot.js';
 import { sampleTrials } from './protocols.js';
 import { retrievalMetrics } from './retrieval.js';
@@ -32,6 +33,8 @@ export interface EvaluationOptions {
   seed?: number;
   /** Pairs for 'verification' (default 4,000); images for 'retrieval' (default: all). */
   limit?: number;
+  /** Test-time views to average (overrides the model's setting). */
+  views?: number;
 }
 
 export type EvaluationReport = Record<string, unknown> & { protocol: Protocol; model: string };
@@ -49,6 +52,7 @@ export async function loadEvaluationSet(loaded: LoadedModel, data?: string): Pro
 
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationReport> {
   const loaded = loadModelFolder(options.modelDir);
+  if (options.views !== undefined) loaded.inference = new InferenceModel(loaded.model, { ...loaded.card.inference, views: options.views });
   const model = path.basename(path.resolve(options.modelDir));
   const seed = options.seed ?? 0;
   const way = options.way ?? 20;

@@ -2,7 +2,8 @@
 // the stores compute on them (l2, cosine or l1), and the same/different calibration on that distance.
 // Evaluation, the CLI and the service all go through this one view, so they measure the same thing.
 import { noGrad } from '../engine/autograd.js';
-import { tensor, type Device, type Tensor } from '../engine/tensor.js';
+import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
+import { applyAffine, IDENTITY_AFFINE, type AffineParams } from '../data/augment.js';
 import * as F from '../nn/functional.js';
 import type { SearchMetric } from './embedder.js';
 import { EmbeddingNet } from './embedding-net.js';
@@ -17,7 +18,25 @@ export interface InferenceSettings {
   centering: 'none' | 'train-mean';
   /** The mean training embedding, for 'train-mean'. */
   mean?: number[];
+  /**
+   * Test-time augmentation: average the embeddings of this many fixed views of each image (the
+   * image itself, then small rotations, scalings, shifts and a shear). Default 1.
+   */
+  views?: number;
 }
+
+/** The fixed test-time views, most useful first; translations are in pixels at 28x28. */
+const VIEWS: readonly Partial<AffineParams>[] = [
+  {},
+  { rotation: 6 },
+  { rotation: -6 },
+  { scaleX: 1.08, scaleY: 1.08 },
+  { scaleX: 0.92, scaleY: 0.92 },
+  { translateX: 1 },
+  { translateY: 1 },
+  { shearX: 0.1 },
+];
+export const MAX_VIEWS = VIEWS.length;
 
 export class InferenceModel {
   readonly metric: SearchMetric;
@@ -43,10 +62,27 @@ export class InferenceModel {
 
   /** Vectors to store and compare, [N, D]. */
   embed(images: Tensor): Tensor {
-    let e = this.model.embed(images);
+    let e = this.embedViews(images);
     if (this.#mean !== null) e = F.normalize(e.sub(onDeviceOf(this.#mean, e)));
     if (this.#koch !== null) e = e.mul(onDeviceOf(this.#koch.weights, e));
     return e;
+  }
+
+  /** The network's embedding, averaged over the test-time views. */
+  private embedViews(images: Tensor): Tensor {
+    const views = Math.min(Math.max(1, this.settings.views ?? 1), MAX_VIEWS);
+    if (views === 1) return this.model.embed(images);
+    const size = images.shape[3]!;
+    const n = images.shape[0]!;
+    const batch = cat(
+      VIEWS.slice(0, views).map((view) => {
+        const params = { ...IDENTITY_AFFINE, ...view };
+        params.translateX *= size / 28;
+        params.translateY *= size / 28;
+        return view === VIEWS[0] ? images : applyAffine(images, new Array(n).fill(params));
+      }),
+    );
+    return this.model.embed(batch).view(views, n, -1).mean(0);
   }
 
   /** Distances under `metric` between every row of a and every row of b, [n, m]. */
