@@ -139,8 +139,8 @@ export abstract class Module {
     return this;
   }
 
-  /** Clears the gradients of every parameter (set to null, as PyTorch 2 does by default). */
-  zeroGrad(setToNone = true): void {
+  /** Zeroes the gradients of every parameter in place (PyTorch 1.13's default); `setToNone` drops them. */
+  zeroGrad(setToNone = false): void {
     ops.zeroGrad(
       this.parameters().map((p) => p.handle),
       setToNone,

@@ -51,8 +51,8 @@ export abstract class Optimizer<H extends { lr: number }> {
   abstract stateDict(): OptimizerState;
   abstract loadStateDict(state: OptimizerState): void;
 
-  /** Clears the gradients of every parameter. */
-  zeroGrad(setToNone = true): void {
+  /** Zeroes every parameter's gradient in place (PyTorch 1.13's default, no reallocation); `setToNone` drops them. */
+  zeroGrad(setToNone = false): void {
     ops.zeroGrad(
       this.paramGroups.flatMap((g) => g.params.map((p) => p.handle)),
       setToNone,

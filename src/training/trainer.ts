@@ -149,8 +149,8 @@ export function resolveDevice(requested: TrainConfig['device']): 'cpu' | 'cuda' 
 }
 
 function hashConfig(config: TrainConfig): string {
-  // Settings that may change between resumes (budget, logging) are left out of the identity.
-  const { training, device: _device, ...rest } = config;
+  // Settings that may change between resumes (budget, logging, device, evaluation) are left out of the identity.
+  const { training, device: _device, evaluation: _evaluation, ...rest } = config;
   const identity = { ...rest, training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials } };
   return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }

@@ -68,11 +68,13 @@ describe('Module', () => {
     expect(m.forward(ones([1, 4])).shape).toEqual([1, 2]);
   });
 
-  it('zeroGrad clears gradients', () => {
+  it('zeroGrad zeroes gradients in place, or drops them', () => {
     const m = new TwoLayer();
     m.forward(ones([1, 4])).sum().backward();
-    expect(m.first.weight.grad).not.toBeNull();
+    expect(m.first.weight.grad!.abs().sum().item()).toBeGreaterThan(0);
     m.zeroGrad();
+    expect(m.first.weight.grad!.abs().sum().item()).toBe(0);
+    m.zeroGrad(true);
     expect(m.first.weight.grad).toBeNull();
   });
 });
