@@ -316,7 +316,10 @@ void TuneAllocator() {
   const char* setting = std::getenv("TWINSHOT_MALLOC_TUNING");
   if (done || (setting != nullptr && std::string(setting) == "0")) return;
   done = true;
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);  // glibc's largest allowed threshold on 64-bit
+  // No fresh mappings at all (activations of 40x40 batches already pass the largest mmap threshold,
+  // 32 MB); blocks come from the heap and are reused. glibc retries on the main heap when a thread's
+  // arena cannot grow, so large blocks still succeed.
+  mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }
