@@ -1,5 +1,6 @@
 // `npm run bench -- engine [--json] [--rounds N]`: training-step throughput of twinshot against
 // PyTorch (Debian's python3-torch) on the same machine, in alternating rounds to share the noise.
+// The ratio printed last compares with PyTorch as installed; JSON also has `ratiosToTunedPeer`.
 // (a) conv-4, 28x28, batch 64, SGD step; (b) Koch et al.'s twin net, 105x105 pairs, batch 32.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -84,9 +85,14 @@ function timeOurs(job: Job): number {
   return (job.steps * perStep) / ((performance.now() - start) / 1000);
 }
 
-function timePeer(job: Job): number {
+// twinshot tunes glibc's allocator at load (native/src/addon.cc); the tuned peer runs PyTorch with
+// the same setting through glibc's environment variables, to show where the difference comes from.
+const TUNED_ENV = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
+
+function timePeer(job: Job, tuned: boolean): number {
   const result = spawnSync(python, [path.join(here, 'engine_peer.py'), job.name, String(job.steps), String(job.warmup), String(getNumThreads())], {
     encoding: 'utf8',
+    env: tuned ? { ...process.env, ...TUNED_ENV } : process.env,
   });
   if (result.status !== 0) throw new Error(`PyTorch peer failed (is python3-torch installed?):\n${result.stderr}`);
   return (JSON.parse(result.stdout.trim().split('\n').pop()!) as { itemsPerSec: number }).itemsPerSec;
@@ -97,12 +103,27 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const results = jobs.map((job) => {
   const ours: number[] = [];
   const peer: number[] = [];
+  const tunedPeer: number[] = [];
   for (let r = 0; r < rounds; r++) {
     ours.push(timeOurs(job));
-    peer.push(timePeer(job));
-    if (!asJson) console.error(`  ${job.name} round ${r + 1}/${rounds}: twinshot ${ours.at(-1)!.toFixed(1)}, pytorch ${peer.at(-1)!.toFixed(1)} ${job.unit}`);
+    peer.push(timePeer(job, false));
+    tunedPeer.push(timePeer(job, true));
+    if (!asJson) {
+      console.error(
+        `  ${job.name} round ${r + 1}/${rounds}: twinshot ${ours.at(-1)!.toFixed(1)}, pytorch ${peer.at(-1)!.toFixed(1)}, pytorch with the same allocator setting ${tunedPeer.at(-1)!.toFixed(1)} ${job.unit}`,
+      );
+    }
   }
-  return { job: job.name, label: job.label, unit: job.unit, twinshot: median(ours), pytorch: median(peer), ratio: median(ours) / median(peer) };
+  return {
+    job: job.name,
+    label: job.label,
+    unit: job.unit,
+    twinshot: median(ours),
+    pytorch: median(peer),
+    pytorchTunedAllocator: median(tunedPeer),
+    ratio: median(ours) / median(peer),
+    ratioToTunedPeer: median(ours) / median(tunedPeer),
+  };
 });
 
 const summary = {
@@ -113,6 +134,7 @@ const summary = {
   torch: engineInfo().torchVersion,
   rounds,
   results,
+  ratiosToTunedPeer: Object.fromEntries(results.map((r) => [r.job, Number(r.ratioToTunedPeer.toFixed(3))])),
   ratios: Object.fromEntries(results.map((r) => [r.job, Number(r.ratio.toFixed(3))])),
 };
 if (asJson) {
@@ -120,7 +142,10 @@ if (asJson) {
 } else {
   console.log(`engine benchmark, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`);
   for (const r of results) {
-    console.log(`${r.label.padEnd(48)} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)} ${r.unit}`);
+    console.log(
+      `${r.label.padEnd(48)} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)}  pytorch+allocator setting ${r.pytorchTunedAllocator.toFixed(1).padStart(8)} ${r.unit}`,
+    );
   }
+  for (const r of results) console.log(`ratio to PyTorch with the same allocator setting, ${r.job}: ${r.ratioToTunedPeer.toFixed(3)}`);
   for (const r of results) console.log(`ratio ${r.job}: ${r.ratio.toFixed(3)}`);
 }

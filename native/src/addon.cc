@@ -280,6 +280,13 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value ReportMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!IsTensorHandle(env, info[0])) throw Napi::TypeError::New(env, "reportMemory: expected a tensor handle");
+  ReportTensorMemory(env, *info[0].As<Napi::External<TensorBox>>().Data());
+  return env.Undefined();
+}
+
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!IsTensorHandle(env, info[0])) throw Napi::TypeError::New(env, "isDisposed: expected a tensor handle");
@@ -348,6 +355,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("toBuffer", Napi::Function::New(env, ToBuffer, "toBuffer"));
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
+  exports.Set("reportMemory", Napi::Function::New(env, ReportMemory, "reportMemory"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));

@@ -23,9 +23,10 @@ void FinalizeBox(Napi::BasicEnv env, TensorBox* box) {
 }  // namespace
 
 Napi::Value WrapTensor(Napi::Env env, at::Tensor tensor) {
+  // Bytes are reported to V8 later, by ReportTensorMemory, and only for tensors that garbage
+  // collection has to free: reporting every temporary of a training step made V8 start a
+  // collection each step, whose helper threads stalled libtorch's OpenMP threads.
   auto* box = new TensorBox{std::move(tensor), 0};
-  box->reportedBytes = HostBytes(box->tensor);
-  if (box->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
   auto external = Napi::External<TensorBox>::New(env, box, FinalizeBox);
   external.TypeTag(&kTensorTag);
   return external;
@@ -43,6 +44,12 @@ TensorBox& UnwrapTensor(Napi::Env env, const Napi::Value& value) {
     throw Napi::Error::New(env, "tensor was disposed: it cannot be used after dispose() or outside its scope");
   }
   return *box;
+}
+
+void ReportTensorMemory(Napi::Env env, TensorBox& box) {
+  if (box.reportedBytes != 0 || !box.tensor.defined()) return;
+  box.reportedBytes = HostBytes(box.tensor);
+  if (box.reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, box.reportedBytes);
 }
 
 void DisposeTensor(Napi::Env env, TensorBox& box) {

@@ -10,13 +10,15 @@ namespace twinshot {
 
 struct TensorBox {
   at::Tensor tensor;
-  int64_t reportedBytes = 0;  // bytes told to V8 through AdjustExternalMemory
+  int64_t reportedBytes = 0;  // bytes told to V8 through AdjustExternalMemory (0 until reported)
 };
 
 Napi::Value WrapTensor(Napi::Env env, at::Tensor tensor);
 bool IsTensorHandle(Napi::Env env, const Napi::Value& value);
 // Throws a TypeError when `value` is not a live tensor handle.
 TensorBox& UnwrapTensor(Napi::Env env, const Napi::Value& value);
+// Tells V8 about the tensor's host bytes (once), so garbage collection feels the pressure.
+void ReportTensorMemory(Napi::Env env, TensorBox& box);
 // Releases the tensor now instead of at garbage collection. Safe to call twice.
 void DisposeTensor(Napi::Env env, TensorBox& box);
 

@@ -20,6 +20,8 @@ export interface NativeAddon {
   toBuffer(handle: Handle): ArrayBuffer;
   dispose(handle: Handle): void;
   isDisposed(handle: Handle): boolean;
+  /** Reports the tensor's host bytes to V8 (once), for tensors left to garbage collection. */
+  reportMemory(handle: Handle): void;
   info(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; numThreads: number; parallelInfo: string };
   setErrorClass(errorClass: new (message: string) => Error): void;
 }

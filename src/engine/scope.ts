@@ -1,17 +1,22 @@
 // Deterministic release of native memory: scopes collect every tensor created inside them and
-// dispose those not returned, like tf.tidy. Garbage collection remains the fallback.
+// dispose those not returned, like tf.tidy. Garbage collection remains the fallback, and only
+// tensors it must free (those outside every scope) report their bytes to V8.
+import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
 const scopes: Set<Tensor>[] = [];
 
-/** Called by every new Tensor: the innermost open scope adopts it. */
+/** Called by every new Tensor: the innermost open scope adopts it, or V8 learns its size. */
 export function trackTensor(tensor: Tensor): void {
-  scopes[scopes.length - 1]?.add(tensor);
+  const scope = scopes[scopes.length - 1];
+  if (scope) scope.add(tensor);
+  else native.reportMemory(tensor.handle);
 }
 
 /** Takes a tensor out of every open scope so it survives them (parameters, caches). */
 export function keep<T extends Tensor>(tensor: T): T {
   for (const scope of scopes) scope.delete(tensor);
+  if (!tensor.isDisposed) native.reportMemory(tensor.handle);
   return tensor;
 }
 
