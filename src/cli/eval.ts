@@ -9,7 +9,7 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption('-m, --model <dir>', 'model folder (config.json + model.safetensors)')
     .option('-d, --data <path>', "evaluation images: Omniglot's images_evaluation(.zip) (default: located automatically) or an image folder")
     .option('--runs <path>', "the Omniglot release's one-shot runs (all_runs folder or zip); implies --protocol runs")
-    .option('-p, --protocol <name>', 'within-alphabet | across-alphabets | koch | runs | verification | retrieval', 'within-alphabet')
+    .option('-p, --protocol <name>', 'within-alphabet | across-alphabets | koch | runs | mnist | verification | retrieval', 'within-alphabet')
     .option('--way <n>', 'classes per trial', positiveInteger('--way'), 20)
     .option('--shot <n>', 'examples per class', positiveInteger('--shot'), 1)
     .option('--trials <n>', 'trials (queries)', positiveInteger('--trials'), 400)
@@ -17,6 +17,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--limit <n>', 'pairs (verification) or images (retrieval)', positiveInteger('--limit'))
     .option('--views <n>', "test-time views averaged per image (default: the model's setting)", positiveInteger('--views'))
     .option('--json', 'print one JSON object as the last line')
+    .option('--record', "also store the result in the model's config.json (metrics.<protocol>)")
     .addHelpText(
       'after',
       `
@@ -24,9 +25,10 @@ Examples:
   twinshot eval --model models/omniglot-fast --protocol within-alphabet --way 20 --shot 1 --trials 1000 --seed 1
   twinshot eval --model models/omniglot-fast --data ../shared/omniglot/images_evaluation.zip --trials 400 --seed 3 --json
   twinshot eval --model models/omniglot-fast --runs all_runs.zip --json
-  twinshot eval --model models/omniglot-fast --protocol verification`,
+  twinshot eval --model models/omniglot-fast --protocol verification
+  twinshot eval --model models/omniglot-fast --protocol mnist --trials 400   # Koch et al.'s transfer test`,
     )
-    .action(async (options: { model: string; data?: string; runs?: string; protocol: string; way: number; shot: number; trials: number; seed: number; limit?: number; views?: number; json?: boolean }) => {
+    .action(async (options: { model: string; data?: string; runs?: string; protocol: string; way: number; shot: number; trials: number; seed: number; limit?: number; views?: number; json?: boolean; record?: boolean }) => {
       const { PROTOCOLS, runEvaluation } = await import('../evaluation/run-evaluation.js');
       const { formatAccuracy } = await import('../evaluation/statistics.js');
       const { TwinshotError } = await import('../errors.js');
@@ -35,6 +37,11 @@ Examples:
         throw new TwinshotError('ERR_ARGUMENT', `--protocol must be one of ${PROTOCOLS.join(', ')}; got '${protocol}'`);
       }
       const report = await runEvaluation({ ...options, modelDir: options.model, protocol: protocol as (typeof PROTOCOLS)[number] });
+      if (options.record) {
+        const { recordMetrics } = await import('../models/model-folder.js');
+        const { perGroup: _omit, model: _model, ...measured } = report as Record<string, unknown>;
+        recordMetrics(options.model, String(report.protocol), { ...measured, measuredAt: new Date().toISOString() });
+      }
       if (options.json) {
         const { perGroup: _perGroup, ...compact } = report as Record<string, unknown>;
         console.log(JSON.stringify(compact));

