@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'web/dist/**', 'native/torch-config.cjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'native/build/**',
+      'web/dist/**',
+      'native/torch-config.cjs',
+      'scratch/**',
+      'runs/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -35,8 +35,20 @@ const jobs: Job[] = [
     steps: 30,
     warmup: 3,
     make() {
-      const block = (i: number, o: number) => [new Conv2d(i, o, 3, { padding: 1 }), new BatchNorm2d(o), new ReLU(), new MaxPool2d(2)];
-      const net = new Sequential(...block(1, 64), ...block(64, 64), ...block(64, 64), ...block(64, 64), new Flatten(), new Linear(64, 64));
+      const block = (i: number, o: number) => [
+        new Conv2d(i, o, 3, { padding: 1 }),
+        new BatchNorm2d(o),
+        new ReLU(),
+        new MaxPool2d(2),
+      ];
+      const net = new Sequential(
+        ...block(1, 64),
+        ...block(64, 64),
+        ...block(64, 64),
+        ...block(64, 64),
+        new Flatten(),
+        new Linear(64, 64),
+      );
       const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
       const x = rand([64, 1, 28, 28]);
       const y = arange(64);
@@ -90,10 +102,14 @@ function timeOurs(job: Job): number {
 const TUNED_ENV = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(1 << 30) };
 
 function timePeer(job: Job, tuned: boolean): number {
-  const result = spawnSync(python, [path.join(here, 'engine_peer.py'), job.name, String(job.steps), String(job.warmup), String(getNumThreads())], {
-    encoding: 'utf8',
-    env: tuned ? { ...process.env, ...TUNED_ENV } : process.env,
-  });
+  const result = spawnSync(
+    python,
+    [path.join(here, 'engine_peer.py'), job.name, String(job.steps), String(job.warmup), String(getNumThreads())],
+    {
+      encoding: 'utf8',
+      env: tuned ? { ...process.env, ...TUNED_ENV } : process.env,
+    },
+  );
   if (result.status !== 0) throw new Error(`PyTorch peer failed (is python3-torch installed?):\n${result.stderr}`);
   return (JSON.parse(result.stdout.trim().split('\n').pop()!) as { itemsPerSec: number }).itemsPerSec;
 }
@@ -140,12 +156,15 @@ const summary = {
 if (asJson) {
   console.log(JSON.stringify(summary));
 } else {
-  console.log(`engine benchmark, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`);
+  console.log(
+    `engine benchmark, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`,
+  );
   for (const r of results) {
     console.log(
       `${r.label.padEnd(48)} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)}  pytorch+allocator setting ${r.pytorchTunedAllocator.toFixed(1).padStart(8)} ${r.unit}`,
     );
   }
-  for (const r of results) console.log(`ratio to PyTorch with the same allocator setting, ${r.job}: ${r.ratioToTunedPeer.toFixed(3)}`);
+  for (const r of results)
+    console.log(`ratio to PyTorch with the same allocator setting, ${r.job}: ${r.ratioToTunedPeer.toFixed(3)}`);
   for (const r of results) console.log(`ratio ${r.job}: ${r.ratio.toFixed(3)}`);
 }

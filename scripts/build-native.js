@@ -31,12 +31,15 @@ function ensureLibtorch() {
   let torch = findLibtorch();
   if (torch.found) return torch;
   if (process.env.LIBTORCH) {
-    fail(`LIBTORCH=${process.env.LIBTORCH} has no include/torch folder. Point LIBTORCH at an unpacked libtorch download.`);
+    fail(
+      `LIBTORCH=${process.env.LIBTORCH} has no include/torch folder. Point LIBTORCH at an unpacked libtorch download.`,
+    );
   }
   const isRoot = process.getuid?.() === 0;
   if (isRoot && fs.existsSync('/usr/bin/apt-get')) {
     console.log('twinshot: installing libtorch-dev with apt-get (about a minute)...');
-    const run = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const run = (args) =>
+      spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     let status = run(['install', '-y', '-q', 'libtorch-dev']).status;
     if (status !== 0) {
       run(['update', '-q']);

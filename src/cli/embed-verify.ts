@@ -31,7 +31,13 @@ async function embedFiles(modelDir: string, files: string[]) {
   const pixels = await loadImages(files, loaded.card.preprocessing);
   const flat = new Uint8Array(pixels.length * size * size);
   pixels.forEach((p, i) => flat.set(p, i * size * size));
-  const vectors = noGrad(() => loaded.inference.embed(tensor(flat, { shape: [pixels.length, 1, size, size] }).float().div(255)));
+  const vectors = noGrad(() =>
+    loaded.inference.embed(
+      tensor(flat, { shape: [pixels.length, 1, size, size] })
+        .float()
+        .div(255),
+    ),
+  );
   return { loaded, vectors };
 }
 
@@ -45,7 +51,9 @@ export function registerEmbedVerifyCommands(program: Command): void {
     .action(async (images: string[], options: { model: string }) => {
       const { vectors } = await embedFiles(options.model, images);
       const rows = vectors.tolist() as number[][];
-      rows.forEach((row, i) => console.log(JSON.stringify({ image: images[i], embedding: row.map((x) => Number(x.toFixed(6))) })));
+      rows.forEach((row, i) =>
+        console.log(JSON.stringify({ image: images[i], embedding: row.map((x) => Number(x.toFixed(6))) })),
+      );
     });
 
   program
@@ -66,7 +74,9 @@ export function registerEmbedVerifyCommands(program: Command): void {
         console.log(JSON.stringify({ image1, image2, distance, probability, threshold, same }));
         return;
       }
-      console.log(`distance     ${distance.toFixed(4)} (${loaded.inference.metric}; threshold ${threshold.toFixed(4)})`);
+      console.log(
+        `distance     ${distance.toFixed(4)} (${loaded.inference.metric}; threshold ${threshold.toFixed(4)})`,
+      );
       console.log(`probability  ${(100 * probability).toFixed(1)}% same class`);
       console.log(`verdict      ${same ? 'same' : 'different'}`);
     });

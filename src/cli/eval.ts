@@ -7,15 +7,26 @@ export function registerEvalCommand(program: Command): void {
     .command('eval')
     .description('measure one-shot accuracy (with a 95% CI), verification or retrieval quality of a model')
     .requiredOption('-m, --model <dir>', 'model folder (config.json + model.safetensors)')
-    .option('-d, --data <path>', "evaluation images: Omniglot's images_evaluation(.zip) (default: located automatically) or an image folder")
+    .option(
+      '-d, --data <path>',
+      "evaluation images: Omniglot's images_evaluation(.zip) (default: located automatically) or an image folder",
+    )
     .option('--runs <path>', "the Omniglot release's one-shot runs (all_runs folder or zip); implies --protocol runs")
-    .option('-p, --protocol <name>', 'within-alphabet | across-alphabets | koch | runs | mnist | verification | retrieval', 'within-alphabet')
+    .option(
+      '-p, --protocol <name>',
+      'within-alphabet | across-alphabets | koch | runs | mnist | verification | retrieval',
+      'within-alphabet',
+    )
     .option('--way <n>', 'classes per trial', positiveInteger('--way'), 20)
     .option('--shot <n>', 'examples per class', positiveInteger('--shot'), 1)
     .option('--trials <n>', 'trials (queries)', positiveInteger('--trials'), 400)
     .option('--seed <n>', 'seed of the tasks', (v) => Number(v), 0)
     .option('--limit <n>', 'pairs (verification) or images (retrieval)', positiveInteger('--limit'))
-    .option('--views <n>', "test-time views averaged per image (default: the model's setting)", positiveInteger('--views'))
+    .option(
+      '--views <n>',
+      "test-time views averaged per image (default: the model's setting)",
+      positiveInteger('--views'),
+    )
     .option('--json', 'print one JSON object as the last line')
     .option('--record', "also store the result in the model's config.json (metrics.<protocol>)")
     .addHelpText(
@@ -28,38 +39,61 @@ Examples:
   twinshot eval --model models/omniglot-fast --protocol verification
   twinshot eval --model models/omniglot-fast --protocol mnist --trials 400   # Koch et al.'s transfer test`,
     )
-    .action(async (options: { model: string; data?: string; runs?: string; protocol: string; way: number; shot: number; trials: number; seed: number; limit?: number; views?: number; json?: boolean; record?: boolean }) => {
-      const { PROTOCOLS, runEvaluation } = await import('../evaluation/run-evaluation.js');
-      const { formatAccuracy } = await import('../evaluation/statistics.js');
-      const { TwinshotError } = await import('../errors.js');
-      const protocol = options.runs ? 'runs' : options.protocol;
-      if (!(PROTOCOLS as readonly string[]).includes(protocol)) {
-        throw new TwinshotError('ERR_ARGUMENT', `--protocol must be one of ${PROTOCOLS.join(', ')}; got '${protocol}'`);
-      }
-      const report = await runEvaluation({ ...options, modelDir: options.model, protocol: protocol as (typeof PROTOCOLS)[number] });
-      if (options.record) {
-        const { recordMetrics } = await import('../models/model-folder.js');
-        const { perGroup: _omit, model: _model, ...measured } = report as Record<string, unknown>;
-        recordMetrics(options.model, String(report.protocol), { ...measured, measuredAt: new Date().toISOString() });
-      }
-      if (options.json) {
-        const { perGroup: _perGroup, ...compact } = report as Record<string, unknown>;
-        console.log(JSON.stringify(compact));
-        return;
-      }
-      console.log(`model     ${report.model}`);
-      console.log(`protocol  ${report.protocol}${report.way ? ` (${report.way}-way ${report.shot}-shot)` : ''}`);
-      if (typeof report.accuracy === 'number') {
-        console.log(`accuracy  ${formatAccuracy(report as never)}`);
-        const perGroup = report.perGroup as Record<string, { accuracy: number; trials: number }> | undefined;
-        if (perGroup) {
-          for (const [name, g] of Object.entries(perGroup)) console.log(`  ${name.padEnd(40)} ${(100 * g.accuracy).toFixed(1).padStart(5)}%  (${g.trials} trials)`);
+    .action(
+      async (options: {
+        model: string;
+        data?: string;
+        runs?: string;
+        protocol: string;
+        way: number;
+        shot: number;
+        trials: number;
+        seed: number;
+        limit?: number;
+        views?: number;
+        json?: boolean;
+        record?: boolean;
+      }) => {
+        const { PROTOCOLS, runEvaluation } = await import('../evaluation/run-evaluation.js');
+        const { formatAccuracy } = await import('../evaluation/statistics.js');
+        const { TwinshotError } = await import('../errors.js');
+        const protocol = options.runs ? 'runs' : options.protocol;
+        if (!(PROTOCOLS as readonly string[]).includes(protocol)) {
+          throw new TwinshotError(
+            'ERR_ARGUMENT',
+            `--protocol must be one of ${PROTOCOLS.join(', ')}; got '${protocol}'`,
+          );
         }
-      } else {
-        for (const [key, value] of Object.entries(report)) {
-          if (key === 'model' || key === 'protocol') continue;
-          console.log(`${key.padEnd(26)} ${typeof value === 'number' ? Number(value.toFixed(4)) : String(value)}`);
+        const report = await runEvaluation({
+          ...options,
+          modelDir: options.model,
+          protocol: protocol as (typeof PROTOCOLS)[number],
+        });
+        if (options.record) {
+          const { recordMetrics } = await import('../models/model-folder.js');
+          const { perGroup: _omit, model: _model, ...measured } = report as Record<string, unknown>;
+          recordMetrics(options.model, String(report.protocol), { ...measured, measuredAt: new Date().toISOString() });
         }
-      }
-    });
+        if (options.json) {
+          const { perGroup: _perGroup, ...compact } = report as Record<string, unknown>;
+          console.log(JSON.stringify(compact));
+          return;
+        }
+        console.log(`model     ${report.model}`);
+        console.log(`protocol  ${report.protocol}${report.way ? ` (${report.way}-way ${report.shot}-shot)` : ''}`);
+        if (typeof report.accuracy === 'number') {
+          console.log(`accuracy  ${formatAccuracy(report as never)}`);
+          const perGroup = report.perGroup as Record<string, { accuracy: number; trials: number }> | undefined;
+          if (perGroup) {
+            for (const [name, g] of Object.entries(perGroup))
+              console.log(`  ${name.padEnd(40)} ${(100 * g.accuracy).toFixed(1).padStart(5)}%  (${g.trials} trials)`);
+          }
+        } else {
+          for (const [key, value] of Object.entries(report)) {
+            if (key === 'model' || key === 'protocol') continue;
+            console.log(`${key.padEnd(26)} ${typeof value === 'number' ? Number(value.toFixed(4)) : String(value)}`);
+          }
+        }
+      },
+    );
 }

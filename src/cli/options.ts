@@ -4,7 +4,8 @@ import { TwinshotError } from '../errors.js';
 /** "a.b=3" -> ['a.b', 3]; values are parsed as JSON when they can be (numbers, booleans, arrays). */
 export function parseOverride(text: string): [string, unknown] {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new TwinshotError('ERR_CONFIG', `--set expects key=value (e.g. optimizer.lr=0.001); got '${text}'`);
+  if (eq <= 0)
+    throw new TwinshotError('ERR_CONFIG', `--set expects key=value (e.g. optimizer.lr=0.001); got '${text}'`);
   const key = text.slice(0, eq);
   const raw = text.slice(eq + 1);
   try {
@@ -17,7 +18,8 @@ export function parseOverride(text: string): [string, unknown] {
 export function positiveInteger(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new TwinshotError('ERR_ARGUMENT', `${name} must be a positive integer; got '${value}'`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new TwinshotError('ERR_ARGUMENT', `${name} must be a positive integer; got '${value}'`);
     return n;
   };
 }

@@ -15,7 +15,10 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('serve enrolment, identification and verification over HTTP (OpenAPI at /docs)')
-    .option('--model <dir>', "trained model folder, or 'pixels' for the raw-pixel baseline (default: models/omniglot-fast)")
+    .option(
+      '--model <dir>',
+      "trained model folder, or 'pixels' for the raw-pixel baseline (default: models/omniglot-fast)",
+    )
     .option(
       '--store <url>',
       'gallery store: sqlite:PATH or postgres://USER@HOST/DB',

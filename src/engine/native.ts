@@ -9,7 +9,8 @@ import type { OpName } from './op-names.js';
 
 /** An opaque reference to one libtorch tensor, owned by a {@link Tensor}. */
 export type Handle = { readonly __brand: 'TensorHandle' };
-export type NativeArg = Handle | number | boolean | string | null | undefined | readonly number[] | Float64Array | readonly (Handle | null)[];
+export type NativeArg =
+  Handle | number | boolean | string | null | undefined | readonly number[] | Float64Array | readonly (Handle | null)[];
 export type NativeResult = Handle | Handle[] | number | boolean | number[] | string | null | undefined;
 type NativeOp = (...args: NativeArg[]) => NativeResult;
 
@@ -22,7 +23,13 @@ export interface NativeAddon {
   isDisposed(handle: Handle): boolean;
   /** Reports the tensor's host bytes to V8 (once), for tensors left to garbage collection. */
   reportMemory(handle: Handle): void;
-  info(): { torchVersion: string; cudaAvailable: boolean; cudaDeviceCount: number; numThreads: number; parallelInfo: string };
+  info(): {
+    torchVersion: string;
+    cudaAvailable: boolean;
+    cudaDeviceCount: number;
+    numThreads: number;
+    parallelInfo: string;
+  };
   setErrorClass(errorClass: new (message: string) => Error): void;
 }
 

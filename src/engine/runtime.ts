@@ -5,7 +5,8 @@ import { Tensor, wrap } from './tensor.js';
 
 /** Seeds libtorch's default generators (CPU and CUDA), like `torch.manual_seed`. */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new ArgumentError(`manualSeed(): seed must be a non-negative integer; got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new ArgumentError(`manualSeed(): seed must be a non-negative integer; got ${seed}`);
   ops.manualSeed(seed);
 }
 
@@ -20,7 +21,8 @@ export function setRngState(state: Tensor): void {
 
 /** Sets the number of threads libtorch uses inside each op. */
 export function setNumThreads(threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1) throw new ArgumentError(`setNumThreads(): threads must be an integer >= 1; got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new ArgumentError(`setNumThreads(): threads must be an integer >= 1; got ${threads}`);
   ops.setNumThreads(threads);
 }
 

@@ -73,7 +73,10 @@ export class Tensor {
   /** The addon handle; throws once the tensor is disposed. */
   get handle(): Handle {
     if (this.#handle === null) {
-      throw new TwinshotError('ERR_DISPOSED', 'tensor was disposed: it cannot be used after dispose() or outside its tidy() scope');
+      throw new TwinshotError(
+        'ERR_DISPOSED',
+        'tensor was disposed: it cannot be used after dispose() or outside its tidy() scope',
+      );
     }
     return this.#handle;
   }
@@ -165,7 +168,8 @@ export class Tensor {
   }
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.numel() !== 1) throw new ShapeError(`item(): tensor must have one element; it has shape [${this.shape.join(', ')}]`);
+    if (this.numel() !== 1)
+      throw new ShapeError(`item(): tensor must have one element; it has shape [${this.shape.join(', ')}]`);
     return ops.item(this.handle) as number;
   }
   toString(): string {
@@ -177,8 +181,14 @@ export class Tensor {
   /** Converts to a dtype and/or device; returns a new tensor (PyTorch returns self when unchanged). */
   to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
     const options = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
-    if (options.dtype !== undefined && !isDType(options.dtype)) throw new DTypeError(`to(): unknown dtype '${options.dtype}'`);
-    return call('to', this.handle, options.dtype === undefined ? null : DTYPES[options.dtype].code, options.device ?? null);
+    if (options.dtype !== undefined && !isDType(options.dtype))
+      throw new DTypeError(`to(): unknown dtype '${options.dtype}'`);
+    return call(
+      'to',
+      this.handle,
+      options.dtype === undefined ? null : DTYPES[options.dtype].code,
+      options.device ?? null,
+    );
   }
   cpu(): Tensor {
     return this.to({ device: 'cpu' });
@@ -243,7 +253,9 @@ export class Tensor {
   /** Accumulates gradients of this tensor into every leaf that requires them. */
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
     if (gradient === undefined && this.numel() !== 1) {
-      throw new ShapeError(`backward(): a gradient is needed for a non-scalar tensor of shape [${this.shape.join(', ')}]`);
+      throw new ShapeError(
+        `backward(): a gradient is needed for a non-scalar tensor of shape [${this.shape.join(', ')}]`,
+      );
     }
     ops.backward(this.handle, gradient?.handle ?? null, options.retainGraph ?? null, options.createGraph ?? false);
   }
@@ -506,7 +518,10 @@ export class Tensor {
     return call('argmin', this.handle, dim ?? null, keepdim);
   }
   /** The k largest (or smallest) elements along `dim`. */
-  topk(k: number, options: { dim?: number; largest?: boolean; sorted?: boolean } = {}): { values: Tensor; indices: Tensor } {
+  topk(
+    k: number,
+    options: { dim?: number; largest?: boolean; sorted?: boolean } = {},
+  ): { values: Tensor; indices: Tensor } {
     const dim = options.dim ?? -1;
     const size = this.shape[normaliseDim(dim, this.ndim)] ?? 1;
     if (!Number.isInteger(k) || k < 0 || k > size) {
@@ -516,7 +531,13 @@ export class Tensor {
     return { values: values!, indices: indices! };
   }
   sort(options: { dim?: number; descending?: boolean; stable?: boolean } = {}): { values: Tensor; indices: Tensor } {
-    const [values, indices] = callMany('sort', this.handle, options.dim ?? -1, options.descending ?? false, options.stable ?? false);
+    const [values, indices] = callMany(
+      'sort',
+      this.handle,
+      options.dim ?? -1,
+      options.descending ?? false,
+      options.stable ?? false,
+    );
     return { values: values!, indices: indices! };
   }
   argsort(options: { dim?: number; descending?: boolean } = {}): Tensor {
@@ -573,10 +594,14 @@ export class Tensor {
     const a = this.shape;
     const b = other.shape;
     if (a.length < 2 || b.length < 2) {
-      throw new ShapeError(`cdist(): both tensors must be at least 2-d [n, d]; got [${a.join(', ')}] and [${b.join(', ')}]`);
+      throw new ShapeError(
+        `cdist(): both tensors must be at least 2-d [n, d]; got [${a.join(', ')}] and [${b.join(', ')}]`,
+      );
     }
     if (a[a.length - 1] !== b[b.length - 1]) {
-      throw new ShapeError(`cdist(): x2 must be [m, ${a[a.length - 1]}] to match x1 [${a.join(', ')}]; got [${b.join(', ')}]`);
+      throw new ShapeError(
+        `cdist(): x2 must be [m, ${a[a.length - 1]}] to match x1 [${a.join(', ')}]; got [${b.join(', ')}]`,
+      );
     }
     if (!this.isFloating || !other.isFloating) {
       throw new DTypeError(`cdist(): needs floating-point tensors; got ${this.dtype} and ${other.dtype}`);
@@ -654,11 +679,21 @@ export class Tensor {
   }
   /** Advanced indexing: t.index([rows, cols]) is PyTorch's t[rows, cols]; null keeps a dimension whole. */
   index(indices: readonly (Tensor | null)[]): Tensor {
-    return call('index', this.handle, indices.map((t) => t?.handle ?? null));
+    return call(
+      'index',
+      this.handle,
+      indices.map((t) => t?.handle ?? null),
+    );
   }
   /** Out-of-place t[indices] = values (accumulating when asked). */
   indexPut(indices: readonly (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
-    return call('indexPut', this.handle, indices.map((t) => t?.handle ?? null), values.handle, accumulate);
+    return call(
+      'indexPut',
+      this.handle,
+      indices.map((t) => t?.handle ?? null),
+      values.handle,
+      accumulate,
+    );
   }
   maskedSelect(mask: Tensor): Tensor {
     return call('maskedSelect', this.handle, mask.handle);
@@ -712,7 +747,8 @@ function checkShape(op: string, shape: number[], numel: number): number[] {
   let known = 1;
   for (const size of shape) {
     if (size === -1) inferred++;
-    else if (!Number.isInteger(size) || size < 0) throw new ShapeError(`${op}(): sizes must be integers >= 0 or -1; got [${shape.join(', ')}]`);
+    else if (!Number.isInteger(size) || size < 0)
+      throw new ShapeError(`${op}(): sizes must be integers >= 0 or -1; got [${shape.join(', ')}]`);
     else known *= size;
   }
   const fits = inferred === 0 ? known === numel : inferred === 1 && known > 0 && numel % known === 0;
@@ -731,7 +767,8 @@ function finish(t: Tensor, options: TensorOptions): Tensor {
 
 function code(dtype: DType | undefined, fallback: DType = 'float32'): number {
   const name = dtype ?? fallback;
-  if (!isDType(name)) throw new DTypeError(`unknown dtype '${String(name)}'; use one of ${Object.keys(DTYPES).join(', ')}`);
+  if (!isDType(name))
+    throw new DTypeError(`unknown dtype '${String(name)}'; use one of ${Object.keys(DTYPES).join(', ')}`);
   return DTYPES[name].code;
 }
 
@@ -766,7 +803,10 @@ function flattenNested(data: NestedArray, shape: number[], dim: number, out: num
  * @example tensor([[1, 2], [3, 4]], { dtype: 'float64' })
  * @example tensor(new Float32Array(784), { shape: [1, 1, 28, 28] })
  */
-export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
+export function tensor(
+  data: NestedArray | ArrayBufferView,
+  options: TensorOptions & { shape?: readonly number[] } = {},
+): Tensor {
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     // Copy the bytes as the array's own type (bool reads a Uint8Array as-is), then convert.
@@ -784,7 +824,8 @@ export function tensor(data: NestedArray | ArrayBufferView, options: TensorOptio
     const flat: number[] = [];
     flattenNested(data, shape, 0, flat);
     const allBool = flat.length > 0 && isAllBoolean(data);
-    const dtype = options.dtype ?? (allBool ? 'bool' : flat.every(Number.isInteger) && flat.length > 0 ? 'int64' : 'float32');
+    const dtype =
+      options.dtype ?? (allBool ? 'bool' : flat.every(Number.isInteger) && flat.length > 0 ? 'int64' : 'float32');
     const source = wrap(native.fromBuffer(Float64Array.from(flat), shape, DTYPES.float64.code));
     t = dtype === 'float64' ? source : source.to({ dtype });
     if (t !== source) source.dispose();
@@ -839,7 +880,10 @@ export function fullLike(t: Tensor, value: number, options: TensorOptions = {}):
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   const isInt = [start, end, step].every(Number.isInteger);
-  return finish(call('arange', start, end, step, code(options.dtype, isInt ? 'int64' : 'float32'), options.device ?? 'cpu'), options);
+  return finish(
+    call('arange', start, end, step, code(options.dtype, isInt ? 'int64' : 'float32'), options.device ?? 'cpu'),
+    options,
+  );
 }
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
   return finish(call('linspace', start, end, steps, code(options.dtype), options.device ?? 'cpu'), options);
@@ -862,7 +906,14 @@ export function normal(mean: number, std: number, shape: readonly number[], opti
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
   if (!(high > low)) throw new ArgumentError(`randint(): high (${high}) must be greater than low (${low})`);
-  return call('randint', low, high, checkSizes('randint', shape), code(options.dtype, 'int64'), options.device ?? 'cpu');
+  return call(
+    'randint',
+    low,
+    high,
+    checkSizes('randint', shape),
+    code(options.dtype, 'int64'),
+    options.device ?? 'cpu',
+  );
 }
 /** A random permutation of 0..n-1. */
 export function randperm(n: number, options: TensorOptions = {}): Tensor {
@@ -875,7 +926,8 @@ export function bernoulli(probabilities: Tensor, p: number): Tensor {
 // ---- free functions over several tensors -------------------------------------------------------
 
 function handles(op: string, tensors: readonly Tensor[]): Handle[] {
-  if (!Array.isArray(tensors) || tensors.length === 0) throw new ArgumentError(`${op}(): needs a non-empty array of tensors`);
+  if (!Array.isArray(tensors) || tensors.length === 0)
+    throw new ArgumentError(`${op}(): needs a non-empty array of tensors`);
   return tensors.map((t) => t.handle);
 }
 /** Joins tensors along an existing dimension. */

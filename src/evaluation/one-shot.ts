@@ -28,7 +28,12 @@ export interface OneShotResult extends AccuracyEstimate {
 }
 
 /** Embeds images of `set` at `indices` in eval mode without gradients; returns [n, D]. */
-export function embedIndices(inference: InferenceModel, set: ImageSet, indices: ArrayLike<number>, batchSize = 256): Tensor {
+export function embedIndices(
+  inference: InferenceModel,
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  batchSize = 256,
+): Tensor {
   const model = inference.model;
   const wasTraining = model.isTraining;
   model.eval();
@@ -36,7 +41,10 @@ export function embedIndices(inference: InferenceModel, set: ImageSet, indices: 
     return noGrad(() => {
       const parts: Tensor[] = [];
       for (let start = 0; start < indices.length; start += batchSize) {
-        const chunk = Array.from({ length: Math.min(batchSize, indices.length - start) }, (_, i) => indices[start + i]!);
+        const chunk = Array.from(
+          { length: Math.min(batchSize, indices.length - start) },
+          (_, i) => indices[start + i]!,
+        );
         parts.push(tidy(() => inference.embed(set.batch(chunk))));
       }
       const out = parts.length === 1 ? parts[0]! : cat(parts);
@@ -52,7 +60,12 @@ export function embedIndices(inference: InferenceModel, set: ImageSet, indices: 
  * Classifies every query of every task; a query is right when its nearest class is the answer.
  * Tasks' `support` lists way * shot images class by class; `answers` holds class positions.
  */
-export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks: readonly EvalTask[], options: OneShotOptions = {}): OneShotResult {
+export function evaluateOneShot(
+  inference: InferenceModel,
+  set: ImageSet,
+  tasks: readonly EvalTask[],
+  options: OneShotOptions = {},
+): OneShotResult {
   const unique = [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];
   const row = new Map(unique.map((index, i) => [index, i]));
   const embeddings = keep(embedIndices(inference, set, unique, options.batchSize));
@@ -77,16 +90,36 @@ export function evaluateOneShot(inference: InferenceModel, set: ImageSet, tasks:
   } finally {
     embeddings.dispose();
   }
-  const perGroup = Object.fromEntries([...groupCounts].map(([name, c]) => [name, estimateAccuracy(c.correct, c.trials)]));
+  const perGroup = Object.fromEntries(
+    [...groupCounts].map(([name, c]) => [name, estimateAccuracy(c.correct, c.trials)]),
+  );
   return { ...estimateAccuracy(correct, trials), perGroup };
 }
 
-function classify(inference: InferenceModel, embeddings: Tensor, task: EvalTask, row: Map<number, number>, taskCentering: boolean): number[] {
+function classify(
+  inference: InferenceModel,
+  embeddings: Tensor,
+  task: EvalTask,
+  row: Map<number, number>,
+  taskCentering: boolean,
+): number[] {
   const ways = task.way ?? task.support.length;
   const shot = task.support.length / ways;
   const device = embeddings.device as Device;
-  let support = embeddings.indexSelect(0, tensor(Array.from(task.support, (i) => row.get(i)!), { device }));
-  let queries = embeddings.indexSelect(0, tensor(Array.from(task.queries, (i) => row.get(i)!), { device }));
+  let support = embeddings.indexSelect(
+    0,
+    tensor(
+      Array.from(task.support, (i) => row.get(i)!),
+      { device },
+    ),
+  );
+  let queries = embeddings.indexSelect(
+    0,
+    tensor(
+      Array.from(task.queries, (i) => row.get(i)!),
+      { device },
+    ),
+  );
   if (taskCentering) {
     const mean = support.mean(0, true);
     support = F.normalize(support.sub(mean));

@@ -31,8 +31,10 @@ export function sampleTrials(set: ImageSet, options: TrialOptions): EvalTask[] {
   const groups = options.withinGroup
     ? Array.from({ length: set.numGroups }, (_, g) => g).filter((g) => set.classesOfGroup(g).length >= way)
     : [-1];
-  if (groups.length === 0) throw new TwinshotError('ERR_DATASET', `no group of ${set.source} has ${way} classes for ${way}-way trials`);
-  if (!options.withinGroup && set.numClasses < way) throw new TwinshotError('ERR_DATASET', `${set.source} has fewer than ${way} classes`);
+  if (groups.length === 0)
+    throw new TwinshotError('ERR_DATASET', `no group of ${set.source} has ${way} classes for ${way}-way trials`);
+  if (!options.withinGroup && set.numClasses < way)
+    throw new TwinshotError('ERR_DATASET', `${set.source} has fewer than ${way} classes`);
   // image of (class, drawer), for drawer-consistent sampling
   const byDrawer = new Map<number, number>();
   if (useDrawers) for (let i = 0; i < set.size; i++) byDrawer.set(set.labels[i]! * 1000 + set.drawers[i]!, i);
@@ -54,7 +56,11 @@ export function sampleTrials(set: ImageSet, options: TrialOptions): EvalTask[] {
     } else {
       for (let w = 0; w < way; w++) {
         const images = set.imagesOfClass(classes[w]!);
-        if (images.length < shot + (w === answer ? 1 : 0)) throw new TwinshotError('ERR_DATASET', `class '${set.classNames[classes[w]!]}' has too few images for ${shot}-shot trials`);
+        if (images.length < shot + (w === answer ? 1 : 0))
+          throw new TwinshotError(
+            'ERR_DATASET',
+            `class '${set.classNames[classes[w]!]}' has too few images for ${shot}-shot trials`,
+          );
         const picks = rng.sample(shot + (w === answer ? 1 : 0), images.length).map((k) => images[k]!);
         support.push(...picks.slice(0, shot));
         if (w === answer) query = picks[shot]!;

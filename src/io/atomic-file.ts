@@ -22,7 +22,9 @@ export function writeFileAtomic(target: string, data: Uint8Array | string): void
     fs.rmSync(temp, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     const hint = code === 'ENOSPC' ? ' (the disk is full: free space and retry; the previous file is intact)' : '';
-    throw new TwinshotError('ERR_STORE', `could not write ${target}: ${(error as Error).message}${hint}`, { cause: error });
+    throw new TwinshotError('ERR_STORE', `could not write ${target}: ${(error as Error).message}${hint}`, {
+      cause: error,
+    });
   }
 }
 

@@ -22,7 +22,23 @@ const NAMES: Record<DType, string> = {
 };
 const FROM_NAME = new Map(Object.entries(NAMES).map(([dtype, name]) => [name, dtype as DType]));
 // The reference implementation's dtype order (ascending alignment); files list larger dtypes first.
-const ORDER = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'];
+const ORDER = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+];
 const MAX_HEADER_BYTES = 100_000_000;
 
 export type TensorMap = Map<string, Tensor> | Record<string, Tensor>;
@@ -35,7 +51,9 @@ function formatError(message: string): TwinshotError {
 export function serializeSafetensors(tensors: TensorMap, metadata?: Record<string, string>): Buffer {
   const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
   const named = entries.map(([name, tensor]) => ({ name, tensor, dtype: NAMES[tensor.dtype] }));
-  named.sort((a, b) => ORDER.indexOf(b.dtype) - ORDER.indexOf(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  named.sort(
+    (a, b) => ORDER.indexOf(b.dtype) - ORDER.indexOf(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
   const header: Record<string, unknown> = {};
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
     header.__metadata__ = Object.fromEntries(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -73,12 +91,17 @@ interface TensorInfo {
  * Parses safetensors bytes into CPU tensors (copies), validating every offset.
  * @throws TwinshotError ERR_FORMAT naming what is wrong with the file
  */
-export function deserializeSafetensors(bytes: Uint8Array): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function deserializeSafetensors(bytes: Uint8Array): {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+} {
   if (bytes.byteLength < 8) throw formatError(`file is ${bytes.byteLength} bytes; too short for a header`);
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.readBigUInt64LE(0));
   if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > bytes.byteLength) {
-    throw formatError(`header length ${headerLength} does not fit in a ${bytes.byteLength}-byte file (truncated or not safetensors)`);
+    throw formatError(
+      `header length ${headerLength} does not fit in a ${bytes.byteLength}-byte file (truncated or not safetensors)`,
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -86,7 +109,8 @@ export function deserializeSafetensors(bytes: Uint8Array): { tensors: Map<string
   } catch {
     throw formatError('the header is not valid JSON (the file is corrupt or not safetensors)');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw formatError('the header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw formatError('the header is not a JSON object');
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   const dataStart = 8 + headerLength;
   const dataLength = bytes.byteLength - dataStart;
@@ -104,8 +128,15 @@ export function deserializeSafetensors(bytes: Uint8Array): { tensors: Map<string
       throw formatError(`tensor '${name}' has an invalid shape ${JSON.stringify(info.shape)}`);
     }
     const numel = info.shape.reduce((a, b) => a * b, 1);
-    if (start !== expectedStart || end === undefined || end - start !== numel * DTYPES[dtype].bytes || end > dataLength) {
-      throw formatError(`tensor '${name}' has invalid data offsets [${start}, ${end}] for shape [${info.shape.join(', ')}] ${info.dtype}`);
+    if (
+      start !== expectedStart ||
+      end === undefined ||
+      end - start !== numel * DTYPES[dtype].bytes ||
+      end > dataLength
+    ) {
+      throw formatError(
+        `tensor '${name}' has invalid data offsets [${start}, ${end}] for shape [${info.shape.join(', ')}] ${info.dtype}`,
+      );
     }
     expectedStart = end;
     // Copy into an aligned buffer: the slice may start at any byte.
@@ -113,7 +144,8 @@ export function deserializeSafetensors(bytes: Uint8Array): { tensors: Map<string
     copy.set(bytes.subarray(dataStart + start, dataStart + end));
     tensors.set(name, wrap(native.fromBuffer(copy, info.shape, DTYPES[dtype].code)));
   }
-  if (expectedStart !== dataLength) throw formatError(`the data section is ${dataLength} bytes but the header covers ${expectedStart}`);
+  if (expectedStart !== dataLength)
+    throw formatError(`the data section is ${dataLength} bytes but the header covers ${expectedStart}`);
   return { tensors, metadata };
 }
 
@@ -127,7 +159,9 @@ export function loadFile(path: string): { tensors: Map<string, Tensor>; metadata
   try {
     bytes = fs.readFileSync(path);
   } catch (error) {
-    throw new TwinshotError('ERR_FORMAT', `safetensors: cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw new TwinshotError('ERR_FORMAT', `safetensors: cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     return deserializeSafetensors(bytes);

@@ -84,10 +84,14 @@ export class TripletMarginLoss implements MetricLoss {
   }
 
   /** Active triplets and mean distances, for logs. */
-  statistics(embeddings: Tensor, labels: Tensor): { triplets: number; active: number; meanPositive: number; meanNegative: number } {
+  statistics(
+    embeddings: Tensor,
+    labels: Tensor,
+  ): { triplets: number; active: number; meanPositive: number; meanNegative: number } {
     return noGrad(() => {
       const t = this.miner.mine(embeddings, labels);
-      if (t.kind !== 'triplets' || t.a.numel() === 0) return { triplets: 0, active: 0, meanPositive: 0, meanNegative: 0 };
+      if (t.kind !== 'triplets' || t.a.numel() === 0)
+        return { triplets: 0, active: 0, meanPositive: 0, meanNegative: 0 };
       const anchors = embeddings.indexSelect(0, t.a);
       const dap = this.distance.pairs(anchors, embeddings.indexSelect(0, t.p));
       const dan = this.distance.pairs(anchors, embeddings.indexSelect(0, t.n));
@@ -129,7 +133,10 @@ export class PrototypicalLoss implements MetricLoss {
 }
 
 /** Splits a batch grouped by class into support/query indices (the first `shots` of each class are support). */
-export function splitEpisode(labels: Tensor, shots: number): { support: Tensor; query: Tensor; queryTargets: Tensor; classes: number } {
+export function splitEpisode(
+  labels: Tensor,
+  shots: number,
+): { support: Tensor; query: Tensor; queryTargets: Tensor; classes: number } {
   const values = labels.toArray();
   const byClass = new Map<number, number[]>();
   values.forEach((label, i) => {
@@ -143,7 +150,9 @@ export function splitEpisode(labels: Tensor, shots: number): { support: Tensor; 
   let c = 0;
   for (const [label, members] of byClass) {
     if (members.length <= shots) {
-      throw new ArgumentError(`PrototypicalLoss: class ${label} has ${members.length} images; each needs more than shots = ${shots}`);
+      throw new ArgumentError(
+        `PrototypicalLoss: class ${label} has ${members.length} images; each needs more than shots = ${shots}`,
+      );
     }
     support.push(...members.slice(0, shots));
     for (const q of members.slice(shots)) {
@@ -153,5 +162,10 @@ export function splitEpisode(labels: Tensor, shots: number): { support: Tensor; 
     c++;
   }
   const device = labels.device as Device;
-  return { support: tensor(support, { device }), query: tensor(query, { device }), queryTargets: tensor(targets, { device }), classes: c };
+  return {
+    support: tensor(support, { device }),
+    query: tensor(query, { device }),
+    queryTargets: tensor(targets, { device }),
+    classes: c,
+  };
 }

@@ -20,7 +20,10 @@ export interface LabelMasks {
 export function labelMasks(labels: Tensor): LabelMasks {
   if (labels.ndim !== 1) throw new ArgumentError(`labels must be 1-d [N]; got [${labels.shape.join(', ')}]`);
   const same = labels.unsqueeze(1).eq(labels.unsqueeze(0));
-  const notSelf = eye(labels.shape[0]!, labels.shape[0]!, { dtype: 'bool', device: labels.device as Device }).logicalNot();
+  const notSelf = eye(labels.shape[0]!, labels.shape[0]!, {
+    dtype: 'bool',
+    device: labels.device as Device,
+  }).logicalNot();
   return { positive: same.logicalAnd(notSelf), negative: same.logicalNot() };
 }
 
@@ -65,7 +68,10 @@ export class BatchAllMiner implements Miner {
       const { positive, negative } = labelMasks(labels);
       let valid = positive.unsqueeze(2).logicalAnd(negative.unsqueeze(1)); // [a, p, n]
       if (this.options.onlyViolating) {
-        const loss = d.unsqueeze(2).sub(d.unsqueeze(1)).add(this.options.margin ?? 0.2);
+        const loss = d
+          .unsqueeze(2)
+          .sub(d.unsqueeze(1))
+          .add(this.options.margin ?? 0.2);
         valid = valid.logicalAnd(loss.gt(0));
       }
       const idx = valid.nonzero();
@@ -88,7 +94,12 @@ export class BatchHardMiner implements Miner {
       const hardestPositive = d.maskedFill(positive.logicalNot(), -Infinity).argmax(1);
       const hardestNegative = d.maskedFill(negative.logicalNot(), Infinity).argmin(1);
       const anchors = arange(labels.shape[0]!, undefined, 1, { device: labels.device as Device }).maskedSelect(hasBoth);
-      return { kind: 'triplets', a: anchors, p: hardestPositive.maskedSelect(hasBoth), n: hardestNegative.maskedSelect(hasBoth) };
+      return {
+        kind: 'triplets',
+        a: anchors,
+        p: hardestPositive.maskedSelect(hasBoth),
+        n: hardestNegative.maskedSelect(hasBoth),
+      };
     });
   }
 }

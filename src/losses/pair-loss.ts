@@ -22,8 +22,10 @@ export function allPairsBceLoss(model: TwinModel, embeddings: Tensor, labels: Te
   const weights = noGrad(() => {
     const pos = Math.max(positive.sum().item(), 1);
     const neg = Math.max(negative.sum().item(), 1);
-    return positive.float().div(2 * pos).add(negative.float().div(2 * neg));
+    return positive
+      .float()
+      .div(2 * pos)
+      .add(negative.float().div(2 * neg));
   });
   return F.binaryCrossEntropyWithLogits(logits, target, { weight: weights, reduction: 'sum' });
 }
-

@@ -4,7 +4,6 @@
 import { ones, scalar, type Tensor } from '../engine/tensor.js';
 import { Linear } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
-import { Module } from '../nn/module.js';
 import { ArgumentError } from '../errors.js';
 import { ConvBackbone, ResNetBackbone } from './backbones.js';
 import { TwinModel } from './twin-model.js';

@@ -30,7 +30,8 @@ function expectRank(op: string, name: string, t: Tensor, ranks: number[], layout
 }
 
 function expectFloating(op: string, name: string, t: Tensor): void {
-  if (!t.isFloating) throw new DTypeError(`${op}(): ${name} must be a floating-point tensor; got ${t.dtype} (convert with .float())`);
+  if (!t.isFloating)
+    throw new DTypeError(`${op}(): ${name} must be a floating-point tensor; got ${t.dtype} (convert with .float())`);
 }
 
 export interface Conv2dOptions {
@@ -69,7 +70,9 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
 /** x W^T + b: [.., in] -> [.., out]. */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   if (input.shape[input.ndim - 1] !== weight.shape[1]) {
-    throw new ShapeError(`linear(): input ${shapeText(input)} has ${input.shape[input.ndim - 1]} features; the weight ${shapeText(weight)} expects ${weight.shape[1]}`);
+    throw new ShapeError(
+      `linear(): input ${shapeText(input)} has ${input.shape[input.ndim - 1]} features; the weight ${shapeText(weight)} expects ${weight.shape[1]}`,
+    );
   }
   return call('linear', input.handle, weight.handle, bias?.handle ?? null);
 }
@@ -95,7 +98,11 @@ export function maxPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions 
   );
 }
 
-export function avgPool2d(input: Tensor, kernelSize: Pair, options: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {}): Tensor {
+export function avgPool2d(
+  input: Tensor,
+  kernelSize: Pair,
+  options: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {},
+): Tensor {
   expectRank('avgPool2d', 'input', input, [3, 4], '[N, C, H, W]');
   const kernel = pair(kernelSize, 'kernelSize', 'avgPool2d');
   return call(
@@ -123,7 +130,12 @@ export interface BatchNormOptions {
 }
 
 /** Batch normalisation; in training mode it also updates runningMean/runningVar in place. */
-export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+export function batchNorm(
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions = {},
+): Tensor {
   return call(
     'batchNorm',
     input.handle,
@@ -137,8 +149,19 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
   );
 }
 
-export function layerNorm(input: Tensor, normalizedShape: readonly number[], options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {}): Tensor {
-  return call('layerNorm', input.handle, [...normalizedShape], options.weight?.handle ?? null, options.bias?.handle ?? null, options.eps ?? 1e-5);
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: readonly number[],
+  options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
+): Tensor {
+  return call(
+    'layerNorm',
+    input.handle,
+    [...normalizedShape],
+    options.weight?.handle ?? null,
+    options.bias?.handle ?? null,
+    options.eps ?? 1e-5,
+  );
 }
 
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
@@ -164,7 +187,11 @@ export function normalize(input: Tensor, options: { p?: number; dim?: number; ep
 }
 
 /** ||x1 - x2 + eps||_p along the last dimension, row by row. */
-export function pairwiseDistance(x1: Tensor, x2: Tensor, options: { p?: number; eps?: number; keepdim?: boolean } = {}): Tensor {
+export function pairwiseDistance(
+  x1: Tensor,
+  x2: Tensor,
+  options: { p?: number; eps?: number; keepdim?: boolean } = {},
+): Tensor {
   return call('pairwiseDistance', x1.handle, x2.handle, options.p ?? 2, options.eps ?? 1e-6, options.keepdim ?? false);
 }
 
@@ -184,9 +211,19 @@ function sameShape(op: string, input: Tensor, target: Tensor): void {
 }
 
 /** Binary cross-entropy on probabilities in [0, 1]. */
-export function binaryCrossEntropy(input: Tensor, target: Tensor, options: { weight?: Tensor | null; reduction?: Reduction } = {}): Tensor {
+export function binaryCrossEntropy(
+  input: Tensor,
+  target: Tensor,
+  options: { weight?: Tensor | null; reduction?: Reduction } = {},
+): Tensor {
   sameShape('binaryCrossEntropy', input, target);
-  return call('binaryCrossEntropy', input.handle, target.handle, options.weight?.handle ?? null, reduction(options.reduction, 'binaryCrossEntropy'));
+  return call(
+    'binaryCrossEntropy',
+    input.handle,
+    target.handle,
+    options.weight?.handle ?? null,
+    reduction(options.reduction, 'binaryCrossEntropy'),
+  );
 }
 
 /** Binary cross-entropy on logits (numerically stable sigmoid + BCE). */
@@ -213,7 +250,9 @@ export function crossEntropy(
   options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
   if (target.dtype !== 'int64' && !target.isFloating) {
-    throw new DTypeError(`crossEntropy(): target must hold int64 class indices (or float probabilities); got ${target.dtype}`);
+    throw new DTypeError(
+      `crossEntropy(): target must hold int64 class indices (or float probabilities); got ${target.dtype}`,
+    );
   }
   return call(
     'crossEntropy',
@@ -226,8 +265,19 @@ export function crossEntropy(
   );
 }
 
-export function nllLoss(logProbs: Tensor, target: Tensor, options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number } = {}): Tensor {
-  return call('nllLoss', logProbs.handle, target.handle, options.weight?.handle ?? null, reduction(options.reduction, 'nllLoss'), options.ignoreIndex ?? -100);
+export function nllLoss(
+  logProbs: Tensor,
+  target: Tensor,
+  options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number } = {},
+): Tensor {
+  return call(
+    'nllLoss',
+    logProbs.handle,
+    target.handle,
+    options.weight?.handle ?? null,
+    reduction(options.reduction, 'nllLoss'),
+    options.ignoreIndex ?? -100,
+  );
 }
 
 export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
@@ -235,17 +285,51 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
 }
 
 /** max(0, -y (x1 - x2) + margin) */
-export function marginRankingLoss(x1: Tensor, x2: Tensor, target: Tensor, options: { margin?: number; reduction?: Reduction } = {}): Tensor {
-  return call('marginRankingLoss', x1.handle, x2.handle, target.handle, options.margin ?? 0, reduction(options.reduction, 'marginRankingLoss'));
+export function marginRankingLoss(
+  x1: Tensor,
+  x2: Tensor,
+  target: Tensor,
+  options: { margin?: number; reduction?: Reduction } = {},
+): Tensor {
+  return call(
+    'marginRankingLoss',
+    x1.handle,
+    x2.handle,
+    target.handle,
+    options.margin ?? 0,
+    reduction(options.reduction, 'marginRankingLoss'),
+  );
 }
 
 /** x for y = 1, max(0, margin - x) for y = -1. */
-export function hingeEmbeddingLoss(input: Tensor, target: Tensor, options: { margin?: number; reduction?: Reduction } = {}): Tensor {
-  return call('hingeEmbeddingLoss', input.handle, target.handle, options.margin ?? 1, reduction(options.reduction, 'hingeEmbeddingLoss'));
+export function hingeEmbeddingLoss(
+  input: Tensor,
+  target: Tensor,
+  options: { margin?: number; reduction?: Reduction } = {},
+): Tensor {
+  return call(
+    'hingeEmbeddingLoss',
+    input.handle,
+    target.handle,
+    options.margin ?? 1,
+    reduction(options.reduction, 'hingeEmbeddingLoss'),
+  );
 }
 
-export function cosineEmbeddingLoss(x1: Tensor, x2: Tensor, target: Tensor, options: { margin?: number; reduction?: Reduction } = {}): Tensor {
-  return call('cosineEmbeddingLoss', x1.handle, x2.handle, target.handle, options.margin ?? 0, reduction(options.reduction, 'cosineEmbeddingLoss'));
+export function cosineEmbeddingLoss(
+  x1: Tensor,
+  x2: Tensor,
+  target: Tensor,
+  options: { margin?: number; reduction?: Reduction } = {},
+): Tensor {
+  return call(
+    'cosineEmbeddingLoss',
+    x1.handle,
+    x2.handle,
+    target.handle,
+    options.margin ?? 0,
+    reduction(options.reduction, 'cosineEmbeddingLoss'),
+  );
 }
 
 /** max(d(a, p) - d(a, n) + margin, 0) for explicit triplets (PyTorch's triplet_margin_loss). */
@@ -269,11 +353,18 @@ export function tripletMarginLoss(
 }
 
 /** Sampling grid [N, H, W, 2] for affine matrices theta [N, 2, 3] and an output size [N, C, H, W]. */
-export function affineGrid(theta: Tensor, size: readonly [number, number, number, number], alignCorners = false): Tensor {
+export function affineGrid(
+  theta: Tensor,
+  size: readonly [number, number, number, number],
+  alignCorners = false,
+): Tensor {
   expectRank('affineGrid', 'theta', theta, [3], '[N, 2, 3]');
-  if (theta.shape[1] !== 2 || theta.shape[2] !== 3) throw new ShapeError(`affineGrid(): theta must be [N, 2, 3]; got ${shapeText(theta)}`);
+  if (theta.shape[1] !== 2 || theta.shape[2] !== 3)
+    throw new ShapeError(`affineGrid(): theta must be [N, 2, 3]; got ${shapeText(theta)}`);
   if (size.length !== 4 || size[0] !== theta.shape[0]) {
-    throw new ShapeError(`affineGrid(): size must be [N, C, H, W] with N = ${theta.shape[0]}; got [${size.join(', ')}]`);
+    throw new ShapeError(
+      `affineGrid(): size must be [N, C, H, W] with N = ${theta.shape[0]}; got [${size.join(', ')}]`,
+    );
   }
   return call('affineGrid', theta.handle, [...size], alignCorners);
 }
@@ -289,15 +380,25 @@ export function gridSample(
 ): Tensor {
   const mode = GRID_MODES[options.mode ?? 'bilinear'];
   const padding = PADDING_MODES[options.paddingMode ?? 'zeros'];
-  if (mode === undefined) throw new ArgumentError(`gridSample(): mode must be bilinear, nearest or bicubic; got '${options.mode}'`);
-  if (padding === undefined) throw new ArgumentError(`gridSample(): paddingMode must be zeros, border or reflection; got '${options.paddingMode}'`);
+  if (mode === undefined)
+    throw new ArgumentError(`gridSample(): mode must be bilinear, nearest or bicubic; got '${options.mode}'`);
+  if (padding === undefined)
+    throw new ArgumentError(
+      `gridSample(): paddingMode must be zeros, border or reflection; got '${options.paddingMode}'`,
+    );
   return call('gridSample', input.handle, grid.handle, mode, padding, options.alignCorners ?? false);
 }
 
 /** Resizes [N, C, H, W] to `size` (or by `scaleFactor`); bilinear/bicubic may antialias when shrinking. */
 export function interpolate(
   input: Tensor,
-  options: { size?: Pair; scaleFactor?: number; mode?: 'nearest' | 'bilinear' | 'bicubic' | 'area'; alignCorners?: boolean; antialias?: boolean },
+  options: {
+    size?: Pair;
+    scaleFactor?: number;
+    mode?: 'nearest' | 'bilinear' | 'bicubic' | 'area';
+    alignCorners?: boolean;
+    antialias?: boolean;
+  },
 ): Tensor {
   expectRank('interpolate', 'input', input, [4], '[N, C, H, W]');
   let size: [number, number];
@@ -305,7 +406,14 @@ export function interpolate(
   else if (options.scaleFactor !== undefined) {
     size = [Math.floor(input.shape[2]! * options.scaleFactor), Math.floor(input.shape[3]! * options.scaleFactor)];
   } else throw new ArgumentError('interpolate(): give size or scaleFactor');
-  return call('interpolate', input.handle, size, options.mode ?? 'nearest', options.alignCorners ?? false, options.antialias ?? false);
+  return call(
+    'interpolate',
+    input.handle,
+    size,
+    options.mode ?? 'nearest',
+    options.alignCorners ?? false,
+    options.antialias ?? false,
+  );
 }
 
 /** Constant padding; `pads` lists (before, after) pairs from the last dimension backwards, as in PyTorch. */

@@ -5,7 +5,8 @@ import { ShapeError } from '../errors.js';
 
 /** fan_in and fan_out of a weight [out, in, ...kernel], as PyTorch computes them. */
 export function fans(weight: Tensor): { fanIn: number; fanOut: number } {
-  if (weight.ndim < 2) throw new ShapeError(`init: fan in/out need a tensor with at least 2 dimensions; got [${weight.shape.join(', ')}]`);
+  if (weight.ndim < 2)
+    throw new ShapeError(`init: fan in/out need a tensor with at least 2 dimensions; got [${weight.shape.join(', ')}]`);
   const receptive = weight.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: weight.shape[1]! * receptive, fanOut: weight.shape[0]! * receptive };
 }

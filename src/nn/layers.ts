@@ -7,7 +7,8 @@ import { kaimingUniform_, fans, uniform_ } from './init.js';
 import { Module } from './module.js';
 
 function positiveInt(op: string, name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new ArgumentError(`${op}: ${name} must be a positive integer; got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new ArgumentError(`${op}: ${name} must be a positive integer; got ${value}`);
   return value;
 }
 
@@ -63,7 +64,8 @@ export class Conv2d extends Module {
     positiveInt('Conv2d', 'outChannels', outChannels);
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
     const groups = options.groups ?? 1;
-    if (inChannels % groups !== 0) throw new ArgumentError(`Conv2d: inChannels (${inChannels}) must be divisible by groups (${groups})`);
+    if (inChannels % groups !== 0)
+      throw new ArgumentError(`Conv2d: inChannels (${inChannels}) must be divisible by groups (${groups})`);
     this.weight = this.registerParameter('weight', empty([outChannels, inChannels / groups, kh, kw]));
     this.bias = options.bias === false ? null : this.registerParameter('bias', empty([outChannels]));
     defaultInit(this.weight, this.bias);

@@ -38,7 +38,8 @@ export abstract class Module {
   }
 
   private checkName(name: string): void {
-    if (name === '' || name.includes('.')) throw new ArgumentError(`module part names must be non-empty and dot-free; got '${name}'`);
+    if (name === '' || name.includes('.'))
+      throw new ArgumentError(`module part names must be non-empty and dot-free; got '${name}'`);
     if (this.#parameters.has(name) || this.#buffers.has(name) || this.#modules.has(name)) {
       throw new ArgumentError(`'${name}' is already registered on ${this.constructor.name}`);
     }
@@ -111,14 +112,19 @@ export abstract class Module {
       const parts = [];
       if (missing.length > 0) parts.push(`missing keys: ${missing.join(', ')}`);
       if (unexpected.length > 0) parts.push(`unexpected keys: ${unexpected.join(', ')}`);
-      throw new TwinshotError('ERR_MODEL', `loadStateDict(): the state does not match ${this.constructor.name} (${parts.join('; ')})`);
+      throw new TwinshotError(
+        'ERR_MODEL',
+        `loadStateDict(): the state does not match ${this.constructor.name} (${parts.join('; ')})`,
+      );
     }
     noGrad(() => {
       for (const [name, target] of own) {
         const value = source.get(name);
         if (value === undefined) continue;
         if (value.shape.join() !== target.shape.join()) {
-          throw new ShapeError(`loadStateDict(): '${name}' has shape [${value.shape.join(', ')}]; the module expects [${target.shape.join(', ')}]`);
+          throw new ShapeError(
+            `loadStateDict(): '${name}' has shape [${value.shape.join(', ')}]; the module expects [${target.shape.join(', ')}]`,
+          );
         }
         target.copy_(value);
       }
@@ -127,7 +133,8 @@ export abstract class Module {
 
   /** Moves (or converts) every parameter and buffer in place, keeping tensor identity for optimisers. */
   to(target: Device | DType | { device?: Device; dtype?: DType }): this {
-    const { device, dtype } = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
+    const { device, dtype } =
+      typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
     noGrad(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
         // dtype changes apply to floating tensors only (batch norm's step counter stays int64)

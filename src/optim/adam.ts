@@ -44,7 +44,18 @@ export class Adam extends Optimizer<AdamOptions> {
         this.#steps[i]! += 1;
         grad.dispose();
       }
-      hyper.set([group.lr, group.betas[0], group.betas[1], group.eps, group.weightDecay, this.decoupled ? 1 : 0, this.#steps[i]!], i * 7);
+      hyper.set(
+        [
+          group.lr,
+          group.betas[0],
+          group.betas[1],
+          group.eps,
+          group.weightDecay,
+          this.decoupled ? 1 : 0,
+          this.#steps[i]!,
+        ],
+        i * 7,
+      );
     });
     const moments = ops.adamStep(
       entries.map((e) => e.param.handle),
@@ -64,7 +75,14 @@ export class Adam extends Optimizer<AdamOptions> {
     this.#expAvg.forEach((t, i) => t && tensors.set(`state.${i}.exp_avg`, t));
     this.#expAvgSq.forEach((t, i) => t && tensors.set(`state.${i}.exp_avg_sq`, t));
     const kind = this.constructor.name;
-    const groups = this.paramGroups.map((g) => ({ lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay, initialLr: g.initialLr }));
+    const groups = this.paramGroups.map((g) => ({
+      lr: g.lr,
+      beta1: g.betas[0],
+      beta2: g.betas[1],
+      eps: g.eps,
+      weightDecay: g.weightDecay,
+      initialLr: g.initialLr,
+    }));
     return { tensors, meta: { kind, groups, steps: [...this.#steps] } };
   }
 
@@ -75,7 +93,13 @@ export class Adam extends Optimizer<AdamOptions> {
     }
     state.meta.groups.forEach((g, i) => {
       const group = this.paramGroups[i]!;
-      Object.assign(group, { lr: g.lr, betas: [g.beta1, g.beta2], eps: g.eps, weightDecay: g.weightDecay, initialLr: g.initialLr });
+      Object.assign(group, {
+        lr: g.lr,
+        betas: [g.beta1, g.beta2],
+        eps: g.eps,
+        weightDecay: g.weightDecay,
+        initialLr: g.initialLr,
+      });
     });
     this.#steps = [...(state.meta.steps as number[])];
     const restore = (name: string, i: number): Tensor | null => {

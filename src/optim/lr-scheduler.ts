@@ -56,7 +56,8 @@ export function warmupCosine(
 ): LambdaLR {
   const warmup = options.warmupSteps ?? 0;
   const minFactor = options.minFactor ?? 0;
-  if (!(options.totalSteps > warmup)) throw new ArgumentError(`warmupCosine: totalSteps (${options.totalSteps}) must exceed warmupSteps (${warmup})`);
+  if (!(options.totalSteps > warmup))
+    throw new ArgumentError(`warmupCosine: totalSteps (${options.totalSteps}) must exceed warmupSteps (${warmup})`);
   return new LambdaLR(optimizer, (s) => {
     if (s < warmup) return (s + 1) / warmup;
     const progress = Math.min(1, (s - warmup) / (options.totalSteps - warmup));
@@ -65,7 +66,12 @@ export function warmupCosine(
 }
 
 /** Linear warm-up, then lr x gamma every stepSize steps. */
-export function warmupStep(optimizer: Optimizer<{ lr: number }>, options: { warmupSteps?: number; stepSize: number; gamma?: number }): LambdaLR {
+export function warmupStep(
+  optimizer: Optimizer<{ lr: number }>,
+  options: { warmupSteps?: number; stepSize: number; gamma?: number },
+): LambdaLR {
   const warmup = options.warmupSteps ?? 0;
-  return new LambdaLR(optimizer, (s) => (s < warmup ? (s + 1) / warmup : (options.gamma ?? 0.1) ** Math.floor((s - warmup) / options.stepSize)));
+  return new LambdaLR(optimizer, (s) =>
+    s < warmup ? (s + 1) / warmup : (options.gamma ?? 0.1) ** Math.floor((s - warmup) / options.stepSize),
+  );
 }

@@ -8,7 +8,8 @@ import { Module } from '../nn/module.js';
 
 export type ParamGroup<H> = H & { params: Tensor[]; initialLr: number };
 /** Parameters, or a module, or groups each with its own overrides: [{ params, lr: 0.01 }, ...]. */
-export type ParamsInput<H> = Module | readonly Tensor[] | readonly (Partial<H> & { params: readonly Tensor[] | Module })[];
+export type ParamsInput<H> =
+  Module | readonly Tensor[] | readonly (Partial<H> & { params: readonly Tensor[] | Module })[];
 
 /** Saved optimiser state: tensors by name plus JSON-safe hyper-parameters. */
 export interface OptimizerState {
@@ -66,12 +67,17 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 
   protected groupsMeta(keys: readonly (keyof H & string)[]): Record<string, number | boolean>[] {
-    return this.paramGroups.map((g) => Object.fromEntries([...keys, 'initialLr'].map((k) => [k, (g as Record<string, unknown>)[k] as number | boolean])));
+    return this.paramGroups.map((g) =>
+      Object.fromEntries([...keys, 'initialLr'].map((k) => [k, (g as Record<string, unknown>)[k] as number | boolean])),
+    );
   }
 
   protected restoreGroups(meta: OptimizerState['meta'], kind: string): void {
     if (meta.kind !== kind || meta.groups.length !== this.paramGroups.length) {
-      throw new TwinshotError('ERR_FORMAT', `optimizer state is for ${meta.kind} with ${meta.groups.length} groups; this is ${kind} with ${this.paramGroups.length}`);
+      throw new TwinshotError(
+        'ERR_FORMAT',
+        `optimizer state is for ${meta.kind} with ${meta.groups.length} groups; this is ${kind} with ${this.paramGroups.length}`,
+      );
     }
     meta.groups.forEach((saved, i) => Object.assign(this.paramGroups[i]!, saved));
   }

@@ -57,7 +57,10 @@ export class SGD extends Optimizer<SGDOptions> {
     this.#buffers.forEach((b, i) => {
       if (b !== null) tensors.set(`state.${i}.momentum_buffer`, b);
     });
-    return { tensors, meta: { kind: 'SGD', groups: this.groupsMeta(['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']) } };
+    return {
+      tensors,
+      meta: { kind: 'SGD', groups: this.groupsMeta(['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']) },
+    };
   }
 
   loadStateDict(state: OptimizerState): void {

@@ -21,7 +21,12 @@ export interface TrainingProgress {
   configHash: string;
 }
 
-export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer<{ lr: number }>, progress: TrainingProgress): void {
+export function saveCheckpoint(
+  path: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  progress: TrainingProgress,
+): void {
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of model.stateDict()) tensors.set(`model.${name}`, t);
   const optimizerState = optimizer.stateDict();

@@ -6,19 +6,28 @@ import { Value } from '@sinclair/typebox/value';
 import { TwinshotError } from '../errors.js';
 
 const Strict = { additionalProperties: false } as const;
-const Positive = (description: string, extra: object = {}) => Type.Number({ exclusiveMinimum: 0, description, ...extra });
-const Count = (description: string, minimum = 1, extra: object = {}) => Type.Integer({ minimum, description, ...extra });
+const Positive = (description: string, extra: object = {}) =>
+  Type.Number({ exclusiveMinimum: 0, description, ...extra });
+const Count = (description: string, minimum = 1, extra: object = {}) =>
+  Type.Integer({ minimum, description, ...extra });
 
 export const DataConfig = Type.Object(
   {
     source: Type.Union([Type.Literal('omniglot'), Type.Literal('folder'), Type.Literal('manifest')], {
       default: 'omniglot',
-      description: "'omniglot' reads images_background(.zip); 'folder' an image folder; 'manifest' a CSV/JSONL manifest",
+      description:
+        "'omniglot' reads images_background(.zip); 'folder' an image folder; 'manifest' a CSV/JSONL manifest",
     }),
-    path: Type.Optional(Type.String({ description: 'where the data is (default: ../shared/omniglot or the download cache)' })),
+    path: Type.Optional(
+      Type.String({ description: 'where the data is (default: ../shared/omniglot or the download cache)' }),
+    ),
     size: Count('side of the square input images, in pixels', 8),
     invert: Type.Boolean({ default: true, description: 'bright ink on black (Omniglot strokes become 255)' }),
-    validationGroups: Type.Integer({ minimum: 0, default: 5, description: 'groups (alphabets) held out for model selection' }),
+    validationGroups: Type.Integer({
+      minimum: 0,
+      default: 5,
+      description: 'groups (alphabets) held out for model selection',
+    }),
     validationSeed: Type.Integer({ default: 1 }),
     rotations: Type.Boolean({ default: false, description: '90-degree rotations of each class as new classes' }),
   },
@@ -52,16 +61,24 @@ export const KochModelConfig = Type.Object(
 export const ModelConfig = Type.Union([EmbeddingModelConfig, KochModelConfig]);
 
 export const LossConfig = Type.Union([
-  Type.Object({ kind: Type.Literal('prototypical'), temperature: Positive('logit scale divisor', { default: 1 }) }, Strict),
   Type.Object(
-    { kind: Type.Literal('koch-bce'), allPairs: Type.Boolean({ default: false, description: 'every pair of a P x K batch from one pass' }) },
+    { kind: Type.Literal('prototypical'), temperature: Positive('logit scale divisor', { default: 1 }) },
+    Strict,
+  ),
+  Type.Object(
+    {
+      kind: Type.Literal('koch-bce'),
+      allPairs: Type.Boolean({ default: false, description: 'every pair of a P x K batch from one pass' }),
+    },
     Strict,
   ),
   Type.Object(
     {
       kind: Type.Literal('triplet'),
       margin: Positive('triplet margin', { default: 0.2 }),
-      miner: Type.Union([Type.Literal('batch-all'), Type.Literal('batch-hard'), Type.Literal('semi-hard')], { default: 'semi-hard' }),
+      miner: Type.Union([Type.Literal('batch-all'), Type.Literal('batch-hard'), Type.Literal('semi-hard')], {
+        default: 'semi-hard',
+      }),
     },
     Strict,
   ),
@@ -87,12 +104,20 @@ export const SamplerConfig = Type.Union([
     },
     Strict,
   ),
-  Type.Object({ kind: Type.Literal('pk'), classes: Count('P: classes per batch', 2), perClass: Count('K: images per class', 2) }, Strict),
+  Type.Object(
+    { kind: Type.Literal('pk'), classes: Count('P: classes per batch', 2), perClass: Count('K: images per class', 2) },
+    Strict,
+  ),
 ]);
 
 export const AugmentConfig = Type.Object(
   {
-    probability: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'chance each affine component is used' }),
+    probability: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.5,
+      description: 'chance each affine component is used',
+    }),
     rotation: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     shear: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     scale: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
@@ -126,7 +151,10 @@ export const OptimizerConfig = Type.Union([
     {
       kind: Type.Literal('koch-sgd'),
       lr: Type.Array(Positive('learning rate of a layer'), { minItems: 1, description: 'eta_j, one per layer' }),
-      momentum: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: 1, description: 'final mu_j, one per layer' }),
+      momentum: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
+        minItems: 1,
+        description: 'final mu_j, one per layer',
+      }),
       l2: Type.Array(Type.Number({ minimum: 0 }), { minItems: 1, description: 'lambda_j, one per layer' }),
       momentumStart: Type.Number({ minimum: 0, maximum: 1, default: 0.5 }),
       momentumEpochs: Count('epochs for momentum to reach mu_j', 1),
@@ -156,7 +184,11 @@ export const TrainConfigSchema = Type.Object(
         epochSteps: Count('steps per epoch (for per-epoch schedules)', 1, { default: 500 }),
         validateEvery: Count('steps between validations', 1, { default: 500 }),
         validationTrials: Count('20-way one-shot trials per validation', 20, { default: 1000 }),
-        patience: Type.Integer({ minimum: 0, default: 0, description: 'stop after this many validations without improvement (0: never)' }),
+        patience: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description: 'stop after this many validations without improvement (0: never)',
+        }),
         checkpointEvery: Count('steps between checkpoints', 1, { default: 250 }),
         timeLimitMinutes: Type.Optional(Positive('stop (after a checkpoint) when this much time has passed')),
         logEvery: Count('steps between log lines', 1, { default: 50 }),
@@ -164,7 +196,12 @@ export const TrainConfigSchema = Type.Object(
       Strict,
     ),
     evaluation: Type.Object(
-      { centering: Type.Boolean({ default: false, description: 'subtract the mean training embedding, then scale to unit length (CL2N)' }) },
+      {
+        centering: Type.Boolean({
+          default: false,
+          description: 'subtract the mean training embedding, then scale to unit length (CL2N)',
+        }),
+      },
       { ...Strict, default: {} },
     ),
   },
@@ -181,8 +218,13 @@ export function validateConfig(raw: unknown, origin = 'config'): TrainConfig {
 export function validate<T extends TSchema>(schema: T, raw: unknown, origin: string): Static<T> {
   const value = Value.Default(schema, Value.Clone(raw));
   if (Value.Check(schema, value)) return value as Static<T>;
-  const problems = explain(schema, value, '').slice(0, 8).map((p) => `  ${p}`);
-  throw new TwinshotError('ERR_CONFIG', `${origin} is invalid:\n${problems.join('\n')}\nFix these keys (see configs/*.json for examples).`);
+  const problems = explain(schema, value, '')
+    .slice(0, 8)
+    .map((p) => `  ${p}`);
+  throw new TwinshotError(
+    'ERR_CONFIG',
+    `${origin} is invalid:\n${problems.join('\n')}\nFix these keys (see configs/*.json for examples).`,
+  );
 }
 
 /** Error lines with paths; a union tagged by `kind` is explained through the variant its kind names. */
@@ -194,17 +236,22 @@ function explain(schema: TSchema, value: unknown, prefix: string): string[] {
     const variants = (error.schema as { anyOf?: TSchema[] }).anyOf;
     const kind = (error.value as { kind?: unknown } | undefined)?.kind;
     if (variants !== undefined && kind !== undefined) {
-      const kinds = variants.map((v) => (v as { properties?: { kind?: { const?: unknown; anyOf?: { const: unknown }[] } } }).properties?.kind);
+      const kinds = variants.map(
+        (v) => (v as { properties?: { kind?: { const?: unknown; anyOf?: { const: unknown }[] } } }).properties?.kind,
+      );
       const index = kinds.findIndex((k) => k?.const === kind || k?.anyOf?.some((o) => o.const === kind));
       if (index < 0) {
         const names = kinds.flatMap((k) => (k?.const !== undefined ? [k.const] : (k?.anyOf ?? []).map((o) => o.const)));
-        lines.push(`${path}/kind: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')} (got ${JSON.stringify(kind)})`);
+        lines.push(
+          `${path}/kind: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')} (got ${JSON.stringify(kind)})`,
+        );
       } else {
         lines.push(...explain(variants[index]!, Value.Default(variants[index]!, Value.Clone(error.value)), path));
       }
       continue;
     }
-    const got = error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : '';
+    const got =
+      error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : '';
     lines.push(`${path || '/'}: ${error.message}${got}`);
   }
   return lines;

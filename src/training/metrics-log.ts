@@ -50,8 +50,14 @@ export function plotMetrics(records: readonly MetricsRecord[], title: string): s
   const valid = records.filter((r) => r.kind === 'validation' && typeof r.accuracy === 'number');
   const maxStep = Math.max(1, ...records.map((r) => r.step));
   const x = (step: number) => margin.left + ((width - margin.left - margin.right) * step) / maxStep;
-  const panelSvg = (points: { step: number; value: number }[], top: number, label: string, format: (v: number) => string): string => {
-    if (points.length === 0) return `<text x="${margin.left}" y="${top + panel / 2}" font-size="13">no ${label} yet</text>`;
+  const panelSvg = (
+    points: { step: number; value: number }[],
+    top: number,
+    label: string,
+    format: (v: number) => string,
+  ): string => {
+    if (points.length === 0)
+      return `<text x="${margin.left}" y="${top + panel / 2}" font-size="13">no ${label} yet</text>`;
     const lo = Math.min(...points.map((p) => p.value));
     const hi = Math.max(...points.map((p) => p.value));
     const span = hi - lo || 1;
@@ -63,7 +69,11 @@ export function plotMetrics(records: readonly MetricsRecord[], title: string): s
       `<text x="${margin.left - 6}" y="${y(hi) + 4}" font-size="11" text-anchor="end">${format(hi)}</text>`,
       `<text x="${margin.left - 6}" y="${y(lo) + 4}" font-size="11" text-anchor="end">${format(lo)}</text>`,
       `<path d="${d}" fill="none" stroke="#2563eb" stroke-width="1.5"/>`,
-      ...points.map((p) => (points.length <= 60 ? `<circle cx="${x(p.step).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="2" fill="#2563eb"/>` : '')),
+      ...points.map((p) =>
+        points.length <= 60
+          ? `<circle cx="${x(p.step).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="2" fill="#2563eb"/>`
+          : '',
+      ),
     ].join('\n');
   };
   const height = margin.top + 2 * panel + 60 + margin.bottom;
@@ -71,8 +81,18 @@ export function plotMetrics(records: readonly MetricsRecord[], title: string): s
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="20" font-size="15" text-anchor="middle">${escapeXml(title)}</text>`,
-    panelSvg(train.map((r) => ({ step: r.step, value: r.loss as number })), margin.top + 10, 'training loss', (v) => v.toFixed(3)),
-    panelSvg(valid.map((r) => ({ step: r.step, value: r.accuracy as number })), margin.top + panel + 60, 'validation one-shot accuracy', (v) => `${(100 * v).toFixed(1)}%`),
+    panelSvg(
+      train.map((r) => ({ step: r.step, value: r.loss as number })),
+      margin.top + 10,
+      'training loss',
+      (v) => v.toFixed(3),
+    ),
+    panelSvg(
+      valid.map((r) => ({ step: r.step, value: r.accuracy as number })),
+      margin.top + panel + 60,
+      'validation one-shot accuracy',
+      (v) => `${(100 * v).toFixed(1)}%`,
+    ),
     `<text x="${width / 2}" y="${height - 8}" font-size="12" text-anchor="middle">step (max ${maxStep})</text>`,
     '</svg>',
   ].join('\n');

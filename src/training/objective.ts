@@ -30,14 +30,21 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
   };
   const distanceName = config.model.kind === 'embedding' ? config.model.distance : 'euclidean';
   const mismatch = (needs: string) =>
-    new TwinshotError('ERR_CONFIG', `loss '${loss.kind}' needs ${needs}; the config's sampler is '${samplerConfig.kind}'`);
+    new TwinshotError(
+      'ERR_CONFIG',
+      `loss '${loss.kind}' needs ${needs}; the config's sampler is '${samplerConfig.kind}'`,
+    );
 
   let sampler: Sampler;
   let lossOf: (model: TwinModel) => { loss: Tensor; images: number };
 
   if (samplerConfig.kind === 'pairs') {
     if (loss.kind !== 'koch-bce' || loss.allPairs) throw mismatch("a 'pk' or 'episodes' sampler");
-    const pairs = new PairSampler(set, { batchSize: samplerConfig.batchSize, seed, sameGroupNegatives: samplerConfig.sameGroupNegatives });
+    const pairs = new PairSampler(set, {
+      batchSize: samplerConfig.batchSize,
+      seed,
+      sameGroupNegatives: samplerConfig.sameGroupNegatives,
+    });
     sampler = pairs;
     lossOf = (model) => {
       const batch = pairs.next();
@@ -97,7 +104,10 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
       return { loss: value, images: indices.length };
     };
     if (metric !== null && !(config.model.kind === 'embedding')) {
-      throw new TwinshotError('ERR_CONFIG', `loss '${loss.kind}' trains embedding models; koch2015 trains with 'koch-bce'`);
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `loss '${loss.kind}' trains embedding models; koch2015 trains with 'koch-bce'`,
+      );
     }
   }
   return {

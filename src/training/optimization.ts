@@ -38,14 +38,25 @@ export function layerGroups(model: Module): { name: string; params: Tensor[] }[]
 export function buildOptimization(config: TrainConfig, model: Module): Optimization {
   const o = config.optimizer;
   if (o.kind === 'koch-sgd') return kochSgd(config, model);
-  const optimizer = o.kind === 'adamw' ? new AdamW(model, { lr: o.lr, weightDecay: o.weightDecay }) : new Adam(model, { lr: o.lr, weightDecay: o.weightDecay });
+  const optimizer =
+    o.kind === 'adamw'
+      ? new AdamW(model, { lr: o.lr, weightDecay: o.weightDecay })
+      : new Adam(model, { lr: o.lr, weightDecay: o.weightDecay });
   const total = config.training.steps;
   const s = o.schedule;
   const scheduler: LambdaLR =
     s.kind === 'cosine'
-      ? warmupCosine(optimizer, { warmupSteps: s.warmupSteps, totalSteps: Math.max(total, s.warmupSteps + 1), minFactor: s.minFactor })
+      ? warmupCosine(optimizer, {
+          warmupSteps: s.warmupSteps,
+          totalSteps: Math.max(total, s.warmupSteps + 1),
+          minFactor: s.minFactor,
+        })
       : s.kind === 'step'
-        ? warmupStep(optimizer, { warmupSteps: s.warmupSteps, stepSize: s.stepSize ?? Math.max(1, Math.floor(total / 3)), gamma: s.gamma ?? 0.1 })
+        ? warmupStep(optimizer, {
+            warmupSteps: s.warmupSteps,
+            stepSize: s.stepSize ?? Math.max(1, Math.floor(total / 3)),
+            gamma: s.gamma ?? 0.1,
+          })
         : new LambdaLR(optimizer, (step) => (step < s.warmupSteps ? (step + 1) / s.warmupSteps : 1));
   return {
     optimizer,

@@ -72,7 +72,10 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export const METRICS_FILE = 'metrics.jsonl';
 
 /** Loads the configured data and returns the training and validation sets. */
-export async function loadTrainingData(config: TrainConfig, dataPath?: string): Promise<{ train: ImageSet; validation: ImageSet | null; full: ImageSet }> {
+export async function loadTrainingData(
+  config: TrainConfig,
+  dataPath?: string,
+): Promise<{ train: ImageSet; validation: ImageSet | null; full: ImageSet }> {
   const d = config.data;
   const source = dataPath ?? d.path;
   const common = { size: d.size, invert: d.invert };
@@ -90,7 +93,11 @@ export async function loadTrainingData(config: TrainConfig, dataPath?: string): 
   let validation: ImageSet | null = null;
   if (d.validationGroups > 0) {
     if (full.numGroups > d.validationGroups) {
-      const parts = splitByGroup(full, { train: full.numGroups - d.validationGroups, validation: d.validationGroups }, { seed: d.validationSeed });
+      const parts = splitByGroup(
+        full,
+        { train: full.numGroups - d.validationGroups, validation: d.validationGroups },
+        { seed: d.validationSeed },
+      );
       train = parts.train!;
       validation = parts.validation!;
     } else {
@@ -112,7 +119,12 @@ export function validationTrials(set: ImageSet, trials: number, seed: number): E
 }
 
 /** Distances of balanced same/different pairs of `set`, for calibration and verification metrics. */
-export function verificationPairs(inference: InferenceModel, set: ImageSet, pairs: number, seed: number): { distances: number[]; same: boolean[] } {
+export function verificationPairs(
+  inference: InferenceModel,
+  set: ImageSet,
+  pairs: number,
+  seed: number,
+): { distances: number[]; same: boolean[] } {
   const sampler = new PairSampler(set, { batchSize: pairs, seed });
   const batch = sampler.next();
   const embeddings = embedIndices(inference, set, [...batch.left, ...batch.right]);
@@ -143,7 +155,10 @@ export function inferenceFor(model: TwinModel, config: TrainConfig, trainSet: Im
 /** 'auto' means CUDA when this libtorch has it and a GPU is visible. */
 export function resolveDevice(requested: TrainConfig['device']): 'cpu' | 'cuda' {
   if (requested === 'cuda' && !cuda.isAvailable()) {
-    throw new TwinshotError('ERR_CONFIG', "device 'cuda' was asked for, but this libtorch has no CUDA or sees no GPU; build against a CUDA libtorch (LIBTORCH=...) or use 'auto'");
+    throw new TwinshotError(
+      'ERR_CONFIG',
+      "device 'cuda' was asked for, but this libtorch has no CUDA or sees no GPU; build against a CUDA libtorch (LIBTORCH=...) or use 'auto'",
+    );
   }
   return requested === 'cpu' ? 'cpu' : cuda.isAvailable() ? 'cuda' : 'cpu';
 }
@@ -151,7 +166,10 @@ export function resolveDevice(requested: TrainConfig['device']): 'cpu' | 'cuda' 
 function hashConfig(config: TrainConfig): string {
   // Settings that may change between resumes (budget, logging, device, evaluation) are left out of the identity.
   const { training, device: _device, evaluation: _evaluation, ...rest } = config;
-  const identity = { ...rest, training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials } };
+  const identity = {
+    ...rest,
+    training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials },
+  };
   return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }
 
@@ -160,7 +178,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
   if (!options.resume && fs.existsSync(checkpointPath)) {
-    throw new TwinshotError('ERR_CONFIG', `${outDir} already holds a training run; pass --resume to continue it, or choose another --out`);
+    throw new TwinshotError(
+      'ERR_CONFIG',
+      `${outDir} already holds a training run; pass --resume to continue it, or choose another --out`,
+    );
   }
   if (options.resume && !fs.existsSync(checkpointPath)) {
     throw new TwinshotError('ERR_CONFIG', `--resume: ${checkpointPath} does not exist (nothing to resume)`);
@@ -171,13 +192,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = Date.now();
   const device = resolveDevice(config.device);
   const loadedData = options.data
-    ? { train: config.data.rotations ? expandRotations(options.data.train) : options.data.train, validation: options.data.validation }
+    ? {
+        train: config.data.rotations ? expandRotations(options.data.train) : options.data.train,
+        validation: options.data.validation,
+      }
     : await loadTrainingData(config, options.dataPath);
   // Images live where the model runs, so batches never cross the bus.
   const trainSet = device === 'cpu' ? loadedData.train : loadedData.train.to(device);
-  const validation = device === 'cpu' || loadedData.validation === null ? loadedData.validation : loadedData.validation.to(device);
-  log(`data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`);
-  const trials = validation ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100) : [];
+  const validation =
+    device === 'cpu' || loadedData.validation === null ? loadedData.validation : loadedData.validation.to(device);
+  log(
+    `data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`,
+  );
+  const trials = validation
+    ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100)
+    : [];
 
   const model = buildModel(config.model, config.data.size);
   if (device !== 'cpu') model.to(device);
@@ -203,13 +232,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (options.resume) {
     progress = loadCheckpoint(checkpointPath, model, optimization.optimizer);
     if (progress.configHash !== configHash) {
-      throw new TwinshotError('ERR_CONFIG', `--resume: the checkpoint in ${outDir} was made with a different config; resume with the same config (only training.steps, limits and logging may change)`);
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `--resume: the checkpoint in ${outDir} was made with a different config; resume with the same config (only training.steps, limits and logging may change)`,
+      );
     }
     objective.setState(progress.sampler);
     augmentRng.setState(progress.augmentRng);
     optimization.seek(progress.step);
     metrics.truncateAfter(progress.step);
-    log(`resumed at step ${progress.step} (best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep})`);
+    log(
+      `resumed at step ${progress.step} (best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep})`,
+    );
   }
   writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
@@ -237,13 +271,27 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const result = evaluateOneShot(inference, validation, trials);
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
-    metrics.append({ kind: 'validation', step, seconds: elapsed(), accuracy: result.accuracy, trials: result.trials, ci95Low: result.ci95[0], ci95High: result.ci95[1] });
+    metrics.append({
+      kind: 'validation',
+      step,
+      seconds: elapsed(),
+      accuracy: result.accuracy,
+      trials: result.trials,
+      ci95Low: result.ci95[0],
+      ci95High: result.ci95[1],
+    });
     log(`validation at step ${step}: ${formatAccuracy(result)}${improved ? ' (best so far)' : ''}`);
     if (improved) {
       progress.bestAccuracy = result.accuracy;
       progress.bestStep = step;
       progress.validationsWithoutImprovement = 0;
-      exportModel(step, inference, { validation: { protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`, ...result, perGroup: undefined } });
+      exportModel(step, inference, {
+        validation: {
+          protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`,
+          ...result,
+          perGroup: undefined,
+        },
+      });
     } else {
       progress.validationsWithoutImprovement++;
     }
@@ -266,7 +314,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       preprocessing: { size: config.data.size, invert: config.data.invert },
       verification: { threshold: calibration.threshold, scale: calibration.scale },
       inference: inference.settings,
-      training: { config, steps: step, seconds: Math.round(elapsed()), machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`, finishedAt: new Date().toISOString() },
+      training: {
+        config,
+        steps: step,
+        seconds: Math.round(elapsed()),
+        machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+        finishedAt: new Date().toISOString(),
+      },
       metrics: { ...measured, validationVerification: verification },
     };
     saveModelFolder(outDir, model, card);
@@ -283,7 +337,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       return { value: loss.item(), images };
     });
     if (!Number.isFinite(value)) {
-      throw new TwinshotError('ERR_CONFIG', `training diverged at step ${step} (loss ${value}); lower optimizer.lr or check the data`);
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `training diverged at step ${step} (loss ${value}); lower optimizer.lr or check the data`,
+      );
     }
     optimization.afterStep(step);
     progress.step = step;
@@ -292,10 +349,27 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     windowImages += images;
     const lr = optimization.optimizer.paramGroups[0]!.lr;
     const rate = windowImages / Math.max(1e-3, (Date.now() - windowStart) / 1000);
-    options.onStep?.({ step, totalSteps: total, loss: value, imagesPerSecond: rate, lr, etaSeconds: ((total - step) * windowImages) / windowSteps / Math.max(rate, 1e-9) });
+    options.onStep?.({
+      step,
+      totalSteps: total,
+      loss: value,
+      imagesPerSecond: rate,
+      lr,
+      etaSeconds: ((total - step) * windowImages) / windowSteps / Math.max(rate, 1e-9),
+    });
     if (step % config.training.logEvery === 0 || step === total) {
-      metrics.append({ kind: 'train', step, seconds: elapsed(), loss: windowLoss / windowSteps, lr, imagesPerSecond: rate });
-      if (!options.onStep) log(`step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`);
+      metrics.append({
+        kind: 'train',
+        step,
+        seconds: elapsed(),
+        loss: windowLoss / windowSteps,
+        lr,
+        imagesPerSecond: rate,
+      });
+      if (!options.onStep)
+        log(
+          `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
+        );
       windowLoss = 0;
       windowSteps = 0;
       windowImages = 0;
@@ -311,8 +385,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   if (progress.step === total || stoppedBy !== 'signal') checkpoint();
   if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(model, config, trainSet), {});
-  writeFileAtomic(path.join(outDir, 'metrics.svg'), plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`));
+  writeFileAtomic(
+    path.join(outDir, 'metrics.svg'),
+    plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),
+  );
   const seconds = elapsed();
-  log(`${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`);
-  return { steps: progress.step, seconds, bestAccuracy: progress.bestAccuracy, bestStep: progress.bestStep, stoppedBy, outDir };
+  log(
+    `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`,
+  );
+  return {
+    steps: progress.step,
+    seconds,
+    bestAccuracy: progress.bestAccuracy,
+    bestStep: progress.bestStep,
+    stoppedBy,
+    outDir,
+  };
 }

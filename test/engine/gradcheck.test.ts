@@ -4,7 +4,11 @@ import { cat, manualSeed, noGrad, randn, stack, tensor, tidy, type Tensor } from
 import * as F from '../../src/nn/functional.js';
 
 /** Compares autograd's gradient of sum(w * fn(inputs)) with central differences. */
-function gradcheck(fn: (...xs: Tensor[]) => Tensor, shapes: number[][], options: { positive?: boolean; awayFromZero?: boolean; eps?: number } = {}): void {
+function gradcheck(
+  fn: (...xs: Tensor[]) => Tensor,
+  shapes: number[][],
+  options: { positive?: boolean; awayFromZero?: boolean; eps?: number } = {},
+): void {
   tidy(() => {
     const eps = options.eps ?? 1e-6;
     const values = shapes.map((shape) => {
@@ -19,7 +23,13 @@ function gradcheck(fn: (...xs: Tensor[]) => Tensor, shapes: number[][], options:
     const out = fn(...inputs);
     const weights = randn(out.shape as number[], { dtype: 'float64' });
     out.mul(weights).sum().backward();
-    const objective = (vals: number[][]): number => noGrad(() => fn(...make(vals, false)).mul(weights).sum().item());
+    const objective = (vals: number[][]): number =>
+      noGrad(() =>
+        fn(...make(vals, false))
+          .mul(weights)
+          .sum()
+          .item(),
+      );
     inputs.forEach((input, k) => {
       const analytic = input.grad!.toArray();
       values[k]!.forEach((x, j) => {
@@ -41,9 +51,31 @@ describe('autograd gradients match finite differences', () => {
   manualSeed(7);
   const cases: [string, (...xs: Tensor[]) => Tensor, number[][], { positive?: boolean; awayFromZero?: boolean }?][] = [
     ['add', (a, b) => a.add(b, 2), [[3, 4], [4]]],
-    ['sub', (a, b) => a.sub(b), [[3, 4], [3, 1]]],
-    ['mul', (a, b) => a.mul(b), [[2, 3], [2, 3]]],
-    ['div', (a, b) => a.div(b), [[2, 3], [2, 3]], { awayFromZero: true }],
+    [
+      'sub',
+      (a, b) => a.sub(b),
+      [
+        [3, 4],
+        [3, 1],
+      ],
+    ],
+    [
+      'mul',
+      (a, b) => a.mul(b),
+      [
+        [2, 3],
+        [2, 3],
+      ],
+    ],
+    [
+      'div',
+      (a, b) => a.div(b),
+      [
+        [2, 3],
+        [2, 3],
+      ],
+      { awayFromZero: true },
+    ],
     ['pow', (a) => a.pow(3), [[5]]],
     ['pow (tensor exponent)', (a, b) => a.pow(b), [[4], [4]], { positive: true }],
     ['neg/rsub', (a) => a.neg().rsub(2), [[4]]],
@@ -82,43 +114,208 @@ describe('autograd gradients match finite differences', () => {
     ['sort', (a) => a.sort({ dim: 1 }).values, [[3, 4]]],
     ['cumsum', (a) => a.cumsum(1), [[2, 4]]],
     ['prod', (a) => a.prod(), [[4]], { awayFromZero: true }],
-    ['matmul', (a, b) => a.matmul(b), [[3, 4], [4, 2]]],
-    ['bmm', (a, b) => a.bmm(b), [[2, 3, 4], [2, 4, 2]]],
+    [
+      'matmul',
+      (a, b) => a.matmul(b),
+      [
+        [3, 4],
+        [4, 2],
+      ],
+    ],
+    [
+      'bmm',
+      (a, b) => a.bmm(b),
+      [
+        [2, 3, 4],
+        [2, 4, 2],
+      ],
+    ],
     ['dot/outer', (a, b) => a.outer(b).add(a.dot(b)), [[3], [3]]],
-    ['cdist', (a, b) => a.cdist(b), [[4, 3], [5, 3]]],
+    [
+      'cdist',
+      (a, b) => a.cdist(b),
+      [
+        [4, 3],
+        [5, 3],
+      ],
+    ],
     ['reshape/permute/transpose', (a) => a.reshape(2, 3, 2).permute(2, 0, 1).transpose(0, 2).mul(a.sum()), [[3, 4]]],
     ['expand/repeat', (a) => a.expand(3, 4).add(a.repeat(3, 1)), [[1, 4]]],
-    ['cat/stack', (a, b) => cat([a, b], 0).mul(stack([a, b], 1).sum()), [[2, 3], [2, 3]]],
-    ['slice/narrow/select', (a) => a.slice(1, 1, 3).add(a.narrow(1, 0, 2)).mul(a.select(0, 1).sum()), [[3, 4]]],
-    ['indexSelect/gather', (a) => a.indexSelect(0, tensor([2, 0])).add(a.gather(1, tensor([[1, 0, 1, 0], [2, 2, 2, 2], [0, 0, 0, 0]])).narrow(0, 0, 2)), [[3, 4]]],
+    [
+      'cat/stack',
+      (a, b) => cat([a, b], 0).mul(stack([a, b], 1).sum()),
+      [
+        [2, 3],
+        [2, 3],
+      ],
+    ],
+    [
+      'slice/narrow/select',
+      (a) =>
+        a
+          .slice(1, 1, 3)
+          .add(a.narrow(1, 0, 2))
+          .mul(a.select(0, 1).sum()),
+      [[3, 4]],
+    ],
+    [
+      'indexSelect/gather',
+      (a) =>
+        a.indexSelect(0, tensor([2, 0])).add(
+          a
+            .gather(
+              1,
+              tensor([
+                [1, 0, 1, 0],
+                [2, 2, 2, 2],
+                [0, 0, 0, 0],
+              ]),
+            )
+            .narrow(0, 0, 2),
+        ),
+      [[3, 4]],
+    ],
     ['index', (a) => a.index([tensor([0, 2]), tensor([1, 3])]), [[3, 4]]],
     ['maskedFill/where', (a) => a.maskedFill(a.gt(0), 0).add(a.mul(a.lt(0).double())), [[6]], { awayFromZero: true }],
     ['flip/roll', (a) => a.flip(0).add(a.roll(1, 0)), [[5]]],
     ['tril/diagonal', (a) => a.tril().add(a.diagonal().sum()), [[3, 3]]],
     ['linear', (x, w, b) => F.linear(x, w, b), [[2, 3], [4, 3], [4]]],
     ['conv2d', (x, w, b) => F.conv2d(x, w, b, { padding: 1, stride: 2 }), [[1, 2, 5, 5], [3, 2, 3, 3], [3]]],
-    ['conv2d (groups, dilation)', (x, w) => F.conv2d(x, w, null, { groups: 2, dilation: 2 }), [[1, 4, 6, 6], [2, 2, 2, 2]]],
+    [
+      'conv2d (groups, dilation)',
+      (x, w) => F.conv2d(x, w, null, { groups: 2, dilation: 2 }),
+      [
+        [1, 4, 6, 6],
+        [2, 2, 2, 2],
+      ],
+    ],
     ['maxPool2d', (x) => F.maxPool2d(x, 2), [[1, 2, 4, 4]]],
     ['avgPool2d', (x) => F.avgPool2d(x, 2, { stride: 1 }), [[1, 2, 4, 4]]],
     ['adaptiveAvgPool2d', (x) => F.adaptiveAvgPool2d(x, [2, 3]), [[1, 2, 5, 5]]],
-    ['batchNorm (training)', (x, w, b) => F.batchNorm(x, null, null, { weight: w, bias: b, training: true }), [[4, 3, 2, 2], [3], [3]]],
+    [
+      'batchNorm (training)',
+      (x, w, b) => F.batchNorm(x, null, null, { weight: w, bias: b, training: true }),
+      [[4, 3, 2, 2], [3], [3]],
+    ],
     ['layerNorm', (x, w, b) => F.layerNorm(x, [4], { weight: w, bias: b }), [[3, 4], [4], [4]]],
     ['softmax/logSoftmax', (x) => F.softmax(x, 1).add(F.logSoftmax(x, 1)), [[3, 4]]],
     ['normalize', (x) => F.normalize(x), [[3, 4]]],
-    ['pairwiseDistance', (a, b) => F.pairwiseDistance(a, b), [[3, 4], [3, 4]]],
-    ['cosineSimilarity', (a, b) => F.cosineSimilarity(a, b), [[3, 4], [3, 4]]],
-    ['binaryCrossEntropy', (x) => F.binaryCrossEntropy(x.sigmoid(), tensor([[1, 0, 1], [0, 0, 1]], { dtype: 'float64' })), [[2, 3]]],
-    ['binaryCrossEntropyWithLogits', (x) => F.binaryCrossEntropyWithLogits(x, tensor([[1, 0, 1], [0, 0, 1]], { dtype: 'float64' }), { reduction: 'sum' }), [[2, 3]]],
+    [
+      'pairwiseDistance',
+      (a, b) => F.pairwiseDistance(a, b),
+      [
+        [3, 4],
+        [3, 4],
+      ],
+    ],
+    [
+      'cosineSimilarity',
+      (a, b) => F.cosineSimilarity(a, b),
+      [
+        [3, 4],
+        [3, 4],
+      ],
+    ],
+    [
+      'binaryCrossEntropy',
+      (x) =>
+        F.binaryCrossEntropy(
+          x.sigmoid(),
+          tensor(
+            [
+              [1, 0, 1],
+              [0, 0, 1],
+            ],
+            { dtype: 'float64' },
+          ),
+        ),
+      [[2, 3]],
+    ],
+    [
+      'binaryCrossEntropyWithLogits',
+      (x) =>
+        F.binaryCrossEntropyWithLogits(
+          x,
+          tensor(
+            [
+              [1, 0, 1],
+              [0, 0, 1],
+            ],
+            { dtype: 'float64' },
+          ),
+          { reduction: 'sum' },
+        ),
+      [[2, 3]],
+    ],
     ['crossEntropy', (x) => F.crossEntropy(x, tensor([2, 0, 1]), { labelSmoothing: 0.1 }), [[3, 4]]],
     ['nllLoss', (x) => F.nllLoss(F.logSoftmax(x, 1), tensor([2, 0, 1])), [[3, 4]]],
-    ['mseLoss', (a, b) => F.mseLoss(a, b), [[3, 4], [3, 4]]],
-    ['marginRankingLoss', (a, b) => F.marginRankingLoss(a, b, tensor([1, -1, 1, -1], { dtype: 'float64' }), { margin: 0.1 }), [[4], [4]]],
-    ['hingeEmbeddingLoss', (a) => F.hingeEmbeddingLoss(a.abs(), tensor([1, -1, 1, -1], { dtype: 'float64' }), { margin: 2 }), [[4]], { awayFromZero: true }],
-    ['cosineEmbeddingLoss', (a, b) => F.cosineEmbeddingLoss(a, b, tensor([1, -1, 1], { dtype: 'float64' }), { margin: -1 }), [[3, 4], [3, 4]]],
-    ['tripletMarginLoss', (a, p, n) => F.tripletMarginLoss(a, p, n, { margin: 5 }), [[3, 4], [3, 4], [3, 4]]],
-    ['affineGrid + gridSample', (x, theta) => F.gridSample(x, F.affineGrid(theta.mul(0.3).add(tensor([[[1, 0, 0], [0, 1, 0]]], { dtype: 'float64' })), [1, 1, 5, 5])), [[1, 1, 5, 5], [1, 2, 3]]],
+    [
+      'mseLoss',
+      (a, b) => F.mseLoss(a, b),
+      [
+        [3, 4],
+        [3, 4],
+      ],
+    ],
+    [
+      'marginRankingLoss',
+      (a, b) => F.marginRankingLoss(a, b, tensor([1, -1, 1, -1], { dtype: 'float64' }), { margin: 0.1 }),
+      [[4], [4]],
+    ],
+    [
+      'hingeEmbeddingLoss',
+      (a) => F.hingeEmbeddingLoss(a.abs(), tensor([1, -1, 1, -1], { dtype: 'float64' }), { margin: 2 }),
+      [[4]],
+      { awayFromZero: true },
+    ],
+    [
+      'cosineEmbeddingLoss',
+      (a, b) => F.cosineEmbeddingLoss(a, b, tensor([1, -1, 1], { dtype: 'float64' }), { margin: -1 }),
+      [
+        [3, 4],
+        [3, 4],
+      ],
+    ],
+    [
+      'tripletMarginLoss',
+      (a, p, n) => F.tripletMarginLoss(a, p, n, { margin: 5 }),
+      [
+        [3, 4],
+        [3, 4],
+        [3, 4],
+      ],
+    ],
+    [
+      'affineGrid + gridSample',
+      (x, theta) =>
+        F.gridSample(
+          x,
+          F.affineGrid(
+            theta.mul(0.3).add(
+              tensor(
+                [
+                  [
+                    [1, 0, 0],
+                    [0, 1, 0],
+                  ],
+                ],
+                { dtype: 'float64' },
+              ),
+            ),
+            [1, 1, 5, 5],
+          ),
+        ),
+      [
+        [1, 1, 5, 5],
+        [1, 2, 3],
+      ],
+    ],
     ['interpolate (bilinear)', (x) => F.interpolate(x, { size: [3, 3], mode: 'bilinear' }), [[1, 1, 5, 5]]],
-    ['interpolate (bilinear, antialias)', (x) => F.interpolate(x, { size: [2, 2], mode: 'bilinear', antialias: true }), [[1, 1, 6, 6]]],
+    [
+      'interpolate (bilinear, antialias)',
+      (x) => F.interpolate(x, { size: [2, 2], mode: 'bilinear', antialias: true }),
+      [[1, 1, 6, 6]],
+    ],
     ['pad', (x) => F.pad(x, [1, 2], 0.5), [[2, 3]]],
   ];
 

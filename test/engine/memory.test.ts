@@ -86,6 +86,8 @@ describe('callAsync()', () => {
     expect(results[0]!.shape).toEqual([700, 700]);
     expect(results[0]!.sub(a.matmul(a)).abs().max().item()).toBeLessThan(1e-3);
     expect(ticks).toBeGreaterThan(0);
-    await expect(callAsync('matmul', a.handle, zeros([3, 3]).handle)).rejects.toThrow(/matmul: mat1 and mat2 shapes cannot be multiplied/);
+    await expect(callAsync('matmul', a.handle, zeros([3, 3]).handle)).rejects.toThrow(
+      /matmul: mat1 and mat2 shapes cannot be multiplied/,
+    );
   });
 });

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { manualSeed, randn, tensor, tidy, ones, type Tensor } from '../../src/engine/index.js';
 import { Module } from '../../src/nn/module.js';
-import { BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, AvgPool2d, AdaptiveAvgPool2d } from '../../src/nn/layers.js';
+import {
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  Flatten,
+  Linear,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+} from '../../src/nn/layers.js';
 import * as F from '../../src/nn/functional.js';
 import * as init from '../../src/nn/init.js';
 import { hasTorchPython, runTorch } from '../helpers/python.js';
@@ -24,7 +35,14 @@ net.load_state_dict(state)
 `;
 
 function tsNet(): Sequential {
-  return new Sequential(new Conv2d(2, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(16, 3));
+  return new Sequential(
+    new Conv2d(2, 4, 3, { padding: 1 }),
+    new BatchNorm2d(4),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(16, 3),
+  );
 }
 
 function withPrefix(state: Map<string, Tensor>, prefix: string): Record<string, Tensor> {
@@ -38,7 +56,15 @@ describe('Module', () => {
     expect(m.numParameters()).toBe(2 + 4 * 3 + 3 + 3 * 2);
     const seq = tsNet();
     expect([...seq.stateDict().keys()]).toEqual([
-      '0.weight', '0.bias', '1.weight', '1.bias', '5.weight', '5.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked',
+      '0.weight',
+      '0.bias',
+      '1.weight',
+      '1.bias',
+      '5.weight',
+      '5.bias',
+      '1.running_mean',
+      '1.running_var',
+      '1.num_batches_tracked',
     ]);
   });
 
@@ -51,7 +77,12 @@ describe('Module', () => {
     const x = ones([1000]);
     expect(seq.forward(x).eq(0).sum().item()).toBeGreaterThan(300);
     seq.eval();
-    expect(seq.forward(x).toArray().every((v) => v === 1)).toBe(true);
+    expect(
+      seq
+        .forward(x)
+        .toArray()
+        .every((v) => v === 1),
+    ).toBe(true);
   });
 
   it('moves to float64 in place and keeps parameter identity', () => {
@@ -70,7 +101,9 @@ describe('Module', () => {
 
   it('zeroGrad zeroes gradients in place, or drops them', () => {
     const m = new TwoLayer();
-    m.forward(ones([1, 4])).sum().backward();
+    m.forward(ones([1, 4]))
+      .sum()
+      .backward();
     const gradSum = () => m.parameters().reduce((s, p) => s + p.grad!.abs().sum().item(), 0);
     expect(gradSum()).toBeGreaterThan(0);
     m.zeroGrad();
@@ -102,7 +135,9 @@ describe('layers', () => {
   });
 
   it('explains a channel mismatch in conv2d', () => {
-    expect(() => new Conv2d(3, 8, 3).forward(randn([1, 1, 8, 8]))).toThrow('conv2d(): input has 1 channels but the weight [8, 3, 3, 3] expects 3');
+    expect(() => new Conv2d(3, 8, 3).forward(randn([1, 1, 8, 8]))).toThrow(
+      'conv2d(): input has 1 channels but the weight [8, 3, 3, 3] expects 3',
+    );
     expect(() => new Linear(4, 2).forward(randn([3, 5]))).toThrow(/input \[3, 5\] has 5 features/);
     expect(() => F.conv2d(randn([1, 8, 8]), randn([1, 1, 3, 3]))).toThrow(/input must be \[N, C, H, W\]/);
   });
@@ -140,7 +175,17 @@ outputs['eval_out'] = net(inputs['x'])
   it('functional ops match torch.nn.functional', () => {
     manualSeed(12);
     const x = randn([2, 1, 6, 6]);
-    const theta = randn([2, 2, 3]).mul(0.2).add(tensor([[1, 0, 0], [0, 1, 0]], { dtype: 'float32' }));
+    const theta = randn([2, 2, 3])
+      .mul(0.2)
+      .add(
+        tensor(
+          [
+            [1, 0, 0],
+            [0, 1, 0],
+          ],
+          { dtype: 'float32' },
+        ),
+      );
     const a = randn([5, 4]);
     const b = randn([6, 4]);
     const torch = runTorch(

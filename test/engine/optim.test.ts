@@ -16,7 +16,14 @@ function setup(): { net: Sequential; x: Tensor; y: Tensor; initial: Record<strin
   return { net, x: randn([16, 4]), y: randn([16, 2]), initial };
 }
 
-function train(net: Sequential, optimizer: Optimizer<{ lr: number }>, x: Tensor, y: Tensor, steps: number, scheduler?: LambdaLR): void {
+function train(
+  net: Sequential,
+  optimizer: Optimizer<{ lr: number }>,
+  x: Tensor,
+  y: Tensor,
+  steps: number,
+  scheduler?: LambdaLR,
+): void {
   for (let i = 0; i < steps; i++) {
     tidy(() => {
       optimizer.zeroGrad();
@@ -74,7 +81,11 @@ describe.skipIf(!hasTorchPython())('optimisers against torch.optim', () => {
     const opt = new Adam(net, { lr: 0.01, weightDecay: 0.001, betas: [0.8, 0.99] });
     train(net, opt, x, y, 10, stepLR(opt, 3, 0.5));
     const torch = runTorch(
-      pythonTraining('torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=0.001, betas=(0.8, 0.99))', 10, 'torch.optim.lr_scheduler.StepLR(opt, 3, 0.5)'),
+      pythonTraining(
+        'torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=0.001, betas=(0.8, 0.99))',
+        10,
+        'torch.optim.lr_scheduler.StepLR(opt, 3, 0.5)',
+      ),
       { x, y, ...initial },
     );
     expectSameParameters(net, torch);
@@ -84,13 +95,20 @@ describe.skipIf(!hasTorchPython())('optimisers against torch.optim', () => {
     const { net, x, y, initial } = setup();
     const opt = new AdamW(net, { lr: 0.02, weightDecay: 0.1 });
     train(net, opt, x, y, 10);
-    const torch = runTorch(pythonTraining('torch.optim.AdamW(net.parameters(), lr=0.02, weight_decay=0.1)', 10), { x, y, ...initial });
+    const torch = runTorch(pythonTraining('torch.optim.AdamW(net.parameters(), lr=0.02, weight_decay=0.1)', 10), {
+      x,
+      y,
+      ...initial,
+    });
     expectSameParameters(net, torch);
   });
 });
 
 describe('Optimizer#stateDict()', () => {
-  for (const make of [(n: Sequential) => new SGD(n, { lr: 0.05, momentum: 0.9 }), (n: Sequential) => new Adam(n, { lr: 0.01 })]) {
+  for (const make of [
+    (n: Sequential) => new SGD(n, { lr: 0.05, momentum: 0.9 }),
+    (n: Sequential) => new Adam(n, { lr: 0.01 }),
+  ]) {
     it(`resumes ${make.name === '' ? 'the optimiser' : make.name} exactly`, () => {
       const a = setup();
       const optA = make(a.net);
@@ -104,7 +122,10 @@ describe('Optimizer#stateDict()', () => {
       const c = setup();
       c.net.loadStateDict(weights);
       const optC = make(c.net);
-      optC.loadStateDict({ tensors: new Map([...saved.tensors].map(([k, v]) => [k, v.clone()])), meta: JSON.parse(JSON.stringify(saved.meta)) });
+      optC.loadStateDict({
+        tensors: new Map([...saved.tensors].map(([k, v]) => [k, v.clone()])),
+        meta: JSON.parse(JSON.stringify(saved.meta)),
+      });
       train(c.net, optC, c.x, c.y, 3);
       for (const [name, p] of a.net.stateDict()) expect(c.net.stateDict().get(name)!.toArray()).toEqual(p.toArray());
     });

@@ -3,7 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { arange, ones, tensor, zeros, manualSeed, randn } from '../../src/engine/index.js';
-import { deserializeSafetensors, loadFile, loadModule, saveFile, saveModule, serializeSafetensors } from '../../src/io/safetensors.js';
+import {
+  deserializeSafetensors,
+  loadFile,
+  loadModule,
+  saveFile,
+  saveModule,
+  serializeSafetensors,
+} from '../../src/io/safetensors.js';
 import { Conv2d, Linear, Sequential, BatchNorm2d } from '../../src/nn/layers.js';
 import { TwinshotError } from '../../src/errors.js';
 import { hasTorchPython, runTorch } from '../helpers/python.js';
@@ -16,15 +23,21 @@ describe('serializeSafetensors()', () => {
     // safetensors' own serialization test: {"attn.0": F32 [1, 2, 3] = 0..5}
     const bytes = serializeSafetensors({ 'attn.0': arange(6, undefined, 1, { dtype: 'float32' }).reshape(1, 2, 3) });
     const expected = [
-      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70, 51, 50, 34, 44, 34,
-      115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91,
-      48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34,
+      70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95,
+      111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0,
+      64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
     ];
     expect([...bytes]).toEqual(expected);
   });
 
   it('orders tensors by descending dtype, then by name, and pads the header to 8 bytes', () => {
-    const bytes = serializeSafetensors({ b: ones([1]), a: ones([1]), c: ones([1], { dtype: 'int64' }), d: ones([1], { dtype: 'uint8' }) });
+    const bytes = serializeSafetensors({
+      b: ones([1]),
+      a: ones([1]),
+      c: ones([1], { dtype: 'int64' }),
+      d: ones([1], { dtype: 'uint8' }),
+    });
     const headerLength = Number(bytes.readBigUInt64LE(0));
     expect(headerLength % 8).toBe(0);
     const header = JSON.parse(bytes.toString('utf8', 8, 8 + headerLength));
@@ -33,7 +46,13 @@ describe('serializeSafetensors()', () => {
 
   it('round-trips every dtype, shape and metadata', () => {
     const tensors = {
-      f32: tensor([[1.5, -2], [3, 4]], { dtype: 'float32' }),
+      f32: tensor(
+        [
+          [1.5, -2],
+          [3, 4],
+        ],
+        { dtype: 'float32' },
+      ),
       f64: tensor([1e-300, 2], { dtype: 'float64' }),
       i64: tensor([2 ** 40, -3]),
       i32: tensor([1, 2, 3], { dtype: 'int32' }),
@@ -42,7 +61,9 @@ describe('serializeSafetensors()', () => {
       scalar: tensor(7.25, { dtype: 'float32' }),
       empty: zeros([0, 3]),
     };
-    const { tensors: back, metadata } = deserializeSafetensors(serializeSafetensors(tensors, { format: 'pt', note: 'ü' }));
+    const { tensors: back, metadata } = deserializeSafetensors(
+      serializeSafetensors(tensors, { format: 'pt', note: 'ü' }),
+    );
     expect(metadata).toEqual({ format: 'pt', note: 'ü' });
     for (const [name, t] of Object.entries(tensors)) {
       const loaded = back.get(name)!;
@@ -55,7 +76,9 @@ describe('serializeSafetensors()', () => {
   it('rejects corrupt files with ERR_FORMAT and a reason', () => {
     const good = serializeSafetensors({ w: ones([4]) });
     expect(() => deserializeSafetensors(good.subarray(0, 5))).toThrow(/too short/);
-    expect(() => deserializeSafetensors(good.subarray(0, good.length - 2))).toThrow(/invalid data offsets|data section/);
+    expect(() => deserializeSafetensors(good.subarray(0, good.length - 2))).toThrow(
+      /invalid data offsets|data section/,
+    );
     const garbage = Buffer.from(good);
     garbage[9] = 0x7b; // '{{' is not JSON
     expect(() => deserializeSafetensors(garbage)).toThrow(/not valid JSON/);
@@ -100,13 +123,24 @@ outputs['python_made'] = torch.arange(12, dtype=torch.float64).reshape(3, 4) / 7
     expect(theirs.counts_plus!.tolist()).toEqual([2, 3, 4]);
     expect(theirs.mask_not!.tolist()).toEqual([false, true]);
     expect(theirs.python_made!.dtype).toBe('float64');
-    expectClose(theirs.python_made!, Array.from({ length: 12 }, (_, i) => i / 7), { atol: 1e-15 });
+    expectClose(
+      theirs.python_made!,
+      Array.from({ length: 12 }, (_, i) => i / 7),
+      { atol: 1e-15 },
+    );
   });
 
   it('writes the same bytes as the Python writer for the same tensors', () => {
     const dir = tmp();
     const file = path.join(dir, 'ours.safetensors');
-    saveFile({ 'layer.weight': arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3), 'layer.bias': ones([2]), step: tensor(5) }, file);
+    saveFile(
+      {
+        'layer.weight': arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3),
+        'layer.bias': ones([2]),
+        step: tensor(5),
+      },
+      file,
+    );
     const out = runTorch(
       `
 import safetensors_io as st2

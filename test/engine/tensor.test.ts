@@ -2,8 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { native } from '../../src/engine/native.js';
 import { OP_NAMES } from '../../src/engine/op-names.js';
 import {
-  arange, cat, empty, eye, full, linspace, ones, rand, randint, randn, randperm, stack, tensor, where, zeros,
-  manualSeed, getRngState, setRngState,
+  arange,
+  cat,
+  empty,
+  eye,
+  full,
+  linspace,
+  ones,
+  rand,
+  randint,
+  randn,
+  randperm,
+  stack,
+  tensor,
+  where,
+  zeros,
+  manualSeed,
+  getRngState,
+  setRngState,
 } from '../../src/engine/index.js';
 import { TwinshotError, TorchError } from '../../src/errors.js';
 import { expectClose } from '../helpers/assert.js';
@@ -16,7 +32,10 @@ describe('native op table', () => {
 
 describe('tensor()', () => {
   it('infers shape and dtype from nested arrays like PyTorch', () => {
-    const ints = tensor([[1, 2, 3], [4, 5, 6]]);
+    const ints = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(ints.shape).toEqual([2, 3]);
     expect(ints.dtype).toBe('int64');
     expect(tensor([1.5, 2]).dtype).toBe('float32');
@@ -41,7 +60,10 @@ describe('tensor()', () => {
     const t = tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3], dtype: 'float64' });
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float64');
-    expect(t.tolist()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.tolist()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
   });
 
   it('rejects ragged arrays and wrong byte lengths with a clear error', () => {
@@ -72,7 +94,9 @@ describe('creation functions', () => {
     expect(randn([5]).toArray()).toEqual(a);
     setRngState(state);
     expect(rand([5]).toArray()).toEqual(b);
-    const perm = randperm(10).toArray().sort((x, y) => x - y);
+    const perm = randperm(10)
+      .toArray()
+      .sort((x, y) => x - y);
     expect(perm).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const ints = randint(3, 6, [1000]).toArray();
     expect(Math.min(...ints)).toBe(3);
@@ -91,17 +115,44 @@ describe('creation functions', () => {
 });
 
 describe('Tensor arithmetic', () => {
-  const a = tensor([[1, 2], [3, 4]], { dtype: 'float32' });
+  const a = tensor(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    { dtype: 'float32' },
+  );
   const row = tensor([10, 20], { dtype: 'float32' });
 
   it('broadcasts like PyTorch', () => {
-    expect(a.add(row).tolist()).toEqual([[11, 22], [13, 24]]);
-    expect(a.sub(row, 2).tolist()).toEqual([[-19, -38], [-17, -36]]);
-    expect(a.mul(row.unsqueeze(1)).tolist()).toEqual([[10, 20], [60, 80]]);
-    expect(a.div(2).tolist()).toEqual([[0.5, 1], [1.5, 2]]);
-    expect(a.rsub(1).tolist()).toEqual([[0, -1], [-2, -3]]);
-    expect(a.pow(2).tolist()).toEqual([[1, 4], [9, 16]]);
-    expect(a.remainder(3).tolist()).toEqual([[1, 2], [0, 1]]);
+    expect(a.add(row).tolist()).toEqual([
+      [11, 22],
+      [13, 24],
+    ]);
+    expect(a.sub(row, 2).tolist()).toEqual([
+      [-19, -38],
+      [-17, -36],
+    ]);
+    expect(a.mul(row.unsqueeze(1)).tolist()).toEqual([
+      [10, 20],
+      [60, 80],
+    ]);
+    expect(a.div(2).tolist()).toEqual([
+      [0.5, 1],
+      [1.5, 2],
+    ]);
+    expect(a.rsub(1).tolist()).toEqual([
+      [0, -1],
+      [-2, -3],
+    ]);
+    expect(a.pow(2).tolist()).toEqual([
+      [1, 4],
+      [9, 16],
+    ]);
+    expect(a.remainder(3).tolist()).toEqual([
+      [1, 2],
+      [0, 1],
+    ]);
   });
 
   it('keeps integer tensors integral with integer scalars', () => {
@@ -149,7 +200,13 @@ describe('Tensor arithmetic', () => {
 });
 
 describe('Tensor reductions', () => {
-  const x = tensor([[3, 1, 2], [9, 7, 8]], { dtype: 'float32' });
+  const x = tensor(
+    [
+      [3, 1, 2],
+      [9, 7, 8],
+    ],
+    { dtype: 'float32' },
+  );
 
   it('reduce over all or some dimensions', () => {
     expect(x.sum().item()).toBe(30);
@@ -160,7 +217,10 @@ describe('Tensor reductions', () => {
     expect(x.min().item()).toBe(1);
     expect(x.prod().item()).toBe(3 * 1 * 2 * 9 * 7 * 8);
     expectClose(x.norm(), [Math.sqrt(9 + 1 + 4 + 81 + 49 + 64)]);
-    expectClose(x.logsumexp(1), [Math.log(Math.exp(3) + Math.exp(1) + Math.exp(2)), Math.log(Math.exp(9) + Math.exp(7) + Math.exp(8))]);
+    expectClose(x.logsumexp(1), [
+      Math.log(Math.exp(3) + Math.exp(1) + Math.exp(2)),
+      Math.log(Math.exp(9) + Math.exp(7) + Math.exp(8)),
+    ]);
     expectClose(x.var(1), [1, 1]);
   });
 
@@ -172,13 +232,25 @@ describe('Tensor reductions', () => {
     expect(x.argmax().item()).toBe(3);
     expect(x.argmin(1).toArray()).toEqual([1, 1]);
     const top = x.topk(2, { dim: 1 });
-    expect(top.values.tolist()).toEqual([[3, 2], [9, 8]]);
-    expect(top.indices.tolist()).toEqual([[0, 2], [0, 2]]);
+    expect(top.values.tolist()).toEqual([
+      [3, 2],
+      [9, 8],
+    ]);
+    expect(top.indices.tolist()).toEqual([
+      [0, 2],
+      [0, 2],
+    ]);
     const smallest = x.topk(1, { dim: 1, largest: false });
     expect(smallest.values.toArray()).toEqual([1, 7]);
     const sorted = x.sort({ dim: 1, descending: true });
-    expect(sorted.values.tolist()).toEqual([[3, 2, 1], [9, 8, 7]]);
-    expect(x.argsort({ dim: 1 }).tolist()).toEqual([[1, 2, 0], [1, 2, 0]]);
+    expect(sorted.values.tolist()).toEqual([
+      [3, 2, 1],
+      [9, 8, 7],
+    ]);
+    expect(x.argsort({ dim: 1 }).tolist()).toEqual([
+      [1, 2, 0],
+      [1, 2, 0],
+    ]);
   });
 
   it('rejects a k larger than the dimension', () => {
@@ -190,34 +262,77 @@ describe('Tensor shape operations', () => {
   const x = arange(6).reshape(2, 3);
 
   it('reshape, permute, transpose, flatten, squeeze', () => {
-    expect(x.view(3, 2).tolist()).toEqual([[0, 1], [2, 3], [4, 5]]);
+    expect(x.view(3, 2).tolist()).toEqual([
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ]);
     expect(x.reshape(-1).shape).toEqual([6]);
-    expect(x.t().tolist()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(x.t().tolist()).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     expect(x.unsqueeze(0).permute(2, 0, 1).shape).toEqual([3, 1, 2]);
     expect(x.unsqueeze(1).squeeze(1).shape).toEqual([2, 3]);
     expect(x.reshape([1, 2, 3]).flatten(1).shape).toEqual([1, 6]);
     expect(x.expand(2, 2, 3).shape).toEqual([2, 2, 3]);
-    expect(x.repeat(1, 2).tolist()).toEqual([[0, 1, 2, 0, 1, 2], [3, 4, 5, 3, 4, 5]]);
+    expect(x.repeat(1, 2).tolist()).toEqual([
+      [0, 1, 2, 0, 1, 2],
+      [3, 4, 5, 3, 4, 5],
+    ]);
   });
 
   it('joins, slices and indexes', () => {
     expect(cat([x, x], 0).shape).toEqual([4, 3]);
     expect(stack([x, x], 2).shape).toEqual([2, 3, 2]);
-    expect(x.slice(1, 1).tolist()).toEqual([[1, 2], [4, 5]]);
-    expect(x.slice(1, null, null, 2).tolist()).toEqual([[0, 2], [3, 5]]);
+    expect(x.slice(1, 1).tolist()).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
+    expect(x.slice(1, null, null, 2).tolist()).toEqual([
+      [0, 2],
+      [3, 5],
+    ]);
     expect(x.select(0, 1).toArray()).toEqual([3, 4, 5]);
     expect(x.narrow(1, 1, 1).toArray()).toEqual([1, 4]);
-    expect(x.indexSelect(1, tensor([2, 0])).tolist()).toEqual([[2, 0], [5, 3]]);
+    expect(x.indexSelect(1, tensor([2, 0])).tolist()).toEqual([
+      [2, 0],
+      [5, 3],
+    ]);
     expect(x.gather(1, tensor([[2], [1]])).toArray()).toEqual([2, 4]);
     expect(x.index([tensor([0, 1]), tensor([2, 0])]).toArray()).toEqual([2, 3]);
     expect(x.maskedSelect(x.gt(3)).toArray()).toEqual([4, 5]);
-    expect(x.flip(1).tolist()).toEqual([[2, 1, 0], [5, 4, 3]]);
+    expect(x.flip(1).tolist()).toEqual([
+      [2, 1, 0],
+      [5, 4, 3],
+    ]);
     expect(x.split(2, 1).map((t) => t.shape[1])).toEqual([2, 1]);
     expect(x.chunk(3, 1).length).toBe(3);
-    expect(x.tril().tolist()).toEqual([[0, 0, 0], [3, 4, 0]]);
-    expect(x.indexPut([tensor([1]), tensor([1])], tensor([40])).tolist()).toEqual([[0, 1, 2], [3, 40, 5]]);
-    expect(zeros([3]).scatterAdd(0, tensor([0, 0, 2]), ones([3])).toArray()).toEqual([2, 0, 1]);
-    expect(tensor([[1, 2], [3, 4]]).rot90().tolist()).toEqual([[2, 4], [1, 3]]);
+    expect(x.tril().tolist()).toEqual([
+      [0, 0, 0],
+      [3, 4, 0],
+    ]);
+    expect(x.indexPut([tensor([1]), tensor([1])], tensor([40])).tolist()).toEqual([
+      [0, 1, 2],
+      [3, 40, 5],
+    ]);
+    expect(
+      zeros([3])
+        .scatterAdd(0, tensor([0, 0, 2]), ones([3]))
+        .toArray(),
+    ).toEqual([2, 0, 1]);
+    expect(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ])
+        .rot90()
+        .tolist(),
+    ).toEqual([
+      [2, 4],
+      [1, 3],
+    ]);
   });
 
   it('explains an impossible reshape', () => {
@@ -227,11 +342,24 @@ describe('Tensor shape operations', () => {
 
 describe('Tensor linear algebra', () => {
   it('multiplies matrices and batches', () => {
-    const a = tensor([[1, 2], [3, 4]], { dtype: 'float32' });
-    expect(a.matmul(a).tolist()).toEqual([[7, 10], [15, 22]]);
+    const a = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float32' },
+    );
+    expect(a.matmul(a).tolist()).toEqual([
+      [7, 10],
+      [15, 22],
+    ]);
     expect(a.matmul(tensor([1, 1], { dtype: 'float32' })).toArray()).toEqual([3, 7]);
     expect(stack([a, a]).bmm(stack([a, a])).shape).toEqual([2, 2, 2]);
-    expect(tensor([1, 2], { dtype: 'float32' }).dot(tensor([3, 4], { dtype: 'float32' })).item()).toBe(11);
+    expect(
+      tensor([1, 2], { dtype: 'float32' })
+        .dot(tensor([3, 4], { dtype: 'float32' }))
+        .item(),
+    ).toBe(11);
   });
 
   it('cdist matches a naive loop', () => {
@@ -247,7 +375,9 @@ describe('Tensor linear algebra', () => {
   });
 
   it('cdist names the mismatch and the next op still works', () => {
-    expect(() => zeros([3, 4]).cdist(zeros([5, 3]))).toThrow('cdist(): x2 must be [m, 4] to match x1 [3, 4]; got [5, 3]');
+    expect(() => zeros([3, 4]).cdist(zeros([5, 3]))).toThrow(
+      'cdist(): x2 must be [m, 4] to match x1 [3, 4]; got [5, 3]',
+    );
     expect(() => tensor([[1]]).cdist(tensor([[1]]))).toThrow(/floating-point/);
     expect(ones([2]).sum().item()).toBe(2);
   });
@@ -267,7 +397,11 @@ describe('native errors', () => {
     expect((caught as TorchError).code).toBe('ERR_TORCH');
     expect((caught as Error).message).toMatch(/^mm: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/);
     expect(() => zeros([2]).add(zeros([3]))).toThrow(/add: The size of tensor a \(2\) must match/);
-    expect(() => tensor([1, 2]).sqrt().add_(zeros([2], { dtype: 'float64' }).add(0.5).long())).not.toThrow();
+    expect(() =>
+      tensor([1, 2])
+        .sqrt()
+        .add_(zeros([2], { dtype: 'float64' }).add(0.5).long()),
+    ).not.toThrow();
     expect(() => zeros([2], { dtype: 'int64' }).add_(zeros([2]).add(0.5))).toThrow(TorchError);
     expect(a.add(1).sum().item()).toBe(6);
   });

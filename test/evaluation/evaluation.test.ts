@@ -70,8 +70,11 @@ describe('sampleTrials()', () => {
   it('lays out K shots class by class and refuses impossible requests', () => {
     const [t] = sampleTrials(set, { way: 5, shot: 3, trials: 1, seed: 1, withinGroup: false });
     expect(t!.support).toHaveLength(15);
-    for (let w = 0; w < 5; w++) expect(new Set([...t!.support.slice(w * 3, w * 3 + 3)].map((i) => set.labels[i])).size).toBe(1);
-    expect(() => sampleTrials(set, { way: 30, shot: 1, trials: 1, seed: 1, withinGroup: true })).toThrow(/no group .* has 30 classes/);
+    for (let w = 0; w < 5; w++)
+      expect(new Set([...t!.support.slice(w * 3, w * 3 + 3)].map((i) => set.labels[i])).size).toBe(1);
+    expect(() => sampleTrials(set, { way: 30, shot: 1, trials: 1, seed: 1, withinGroup: true })).toThrow(
+      /no group .* has 30 classes/,
+    );
   });
 });
 
@@ -119,7 +122,7 @@ describe('verificationMetrics()', () => {
     const distances: number[] = [];
     const same: boolean[] = [];
     let seed = 1;
-    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let i = 0; i < 20000; i++) {
       const d = rand() * 2;
       distances.push(d);
@@ -145,7 +148,15 @@ describe('retrievalMetrics()', () => {
   });
 
   it('k-means and NMI behave on simple inputs', () => {
-    const points = tensor([[0, 0], [0, 0.2], [10, 10], [10, 10.2]], { dtype: 'float32' });
+    const points = tensor(
+      [
+        [0, 0],
+        [0, 0.2],
+        [10, 10],
+        [10, 10.2],
+      ],
+      { dtype: 'float32' },
+    );
     const clusters = kMeans(points, 2, { seed: 3 });
     expect(clusters[0]).toBe(clusters[1]);
     expect(clusters[2]).toBe(clusters[3]);
@@ -183,7 +194,22 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
       const lines: string[] = [];
       const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
       try {
-        await main(['node', 'twinshot', 'eval', '--model', dir, '--protocol', 'within-alphabet', '--way', '5', '--trials', '40', '--seed', '2', '--json']);
+        await main([
+          'node',
+          'twinshot',
+          'eval',
+          '--model',
+          dir,
+          '--protocol',
+          'within-alphabet',
+          '--way',
+          '5',
+          '--trials',
+          '40',
+          '--seed',
+          '2',
+          '--json',
+        ]);
       } finally {
         spy.mockRestore();
       }

@@ -3,7 +3,11 @@ import { expect } from 'vitest';
 import type { Tensor } from '../../src/engine/tensor.js';
 
 /** Asserts same shape and |a - b| <= atol + rtol * |b| everywhere. */
-export function expectClose(actual: Tensor, expected: Tensor | number[], options: { atol?: number; rtol?: number } = {}): void {
+export function expectClose(
+  actual: Tensor,
+  expected: Tensor | number[],
+  options: { atol?: number; rtol?: number } = {},
+): void {
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-4;
   const want = Array.isArray(expected) ? expected : expected.toArray();

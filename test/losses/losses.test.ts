@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { manualSeed, randn, tensor, type Tensor } from '../../src/engine/index.js';
 import {
-  BatchAllMiner, BatchHardMiner, ContrastiveLoss, CosineDistance, LpDistance, PrototypicalLoss, SemiHardMiner, TripletMarginLoss,
+  BatchAllMiner,
+  BatchHardMiner,
+  ContrastiveLoss,
+  CosineDistance,
+  LpDistance,
+  PrototypicalLoss,
+  SemiHardMiner,
+  TripletMarginLoss,
   allPairsBceLoss,
 } from '../../src/losses/index.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
@@ -25,11 +32,27 @@ function batch(seed: number): { emb: Tensor; labels: Tensor; E: number[][]; L: n
 describe('LpDistance#matrix()', () => {
   it('matches a naive loop, plain, squared and on unit vectors; cosine too', () => {
     const { emb, E } = batch(1);
-    expectClose(new LpDistance().matrix(emb, emb), E.flatMap((u) => E.map((v) => euclid(u, v))), { atol: 2e-6 });
-    expectClose(new LpDistance({ squared: true }).matrix(emb, emb), E.flatMap((u) => E.map((v) => euclid(u, v) ** 2)), { atol: 1e-9 });
+    expectClose(
+      new LpDistance().matrix(emb, emb),
+      E.flatMap((u) => E.map((v) => euclid(u, v))),
+      { atol: 2e-6 },
+    );
+    expectClose(
+      new LpDistance({ squared: true }).matrix(emb, emb),
+      E.flatMap((u) => E.map((v) => euclid(u, v) ** 2)),
+      { atol: 1e-9 },
+    );
     const unit = E.map((u) => u.map((x) => x / Math.hypot(...u)));
-    expectClose(new LpDistance({ normalize: true }).matrix(emb, emb), unit.flatMap((u) => unit.map((v) => euclid(u, v))), { atol: 2e-6 });
-    expectClose(new CosineDistance().matrix(emb, emb), E.flatMap((u) => E.map((v) => cosineDistance(u, v))), { atol: 1e-9 });
+    expectClose(
+      new LpDistance({ normalize: true }).matrix(emb, emb),
+      unit.flatMap((u) => unit.map((v) => euclid(u, v))),
+      { atol: 2e-6 },
+    );
+    expectClose(
+      new CosineDistance().matrix(emb, emb),
+      E.flatMap((u) => E.map((v) => cosineDistance(u, v))),
+      { atol: 1e-9 },
+    );
   });
 });
 
@@ -64,7 +87,11 @@ describe('SemiHardMiner#mine()', () => {
           const beyond = negs.filter((j) => euclid(E[a]!, E[j]!) > dap);
           const pickMin = (js: number[]) => js.reduce((b, j) => (euclid(E[a]!, E[j]!) < euclid(E[a]!, E[b]!) ? j : b));
           const pickMax = (js: number[]) => js.reduce((b, j) => (euclid(E[a]!, E[j]!) > euclid(E[a]!, E[b]!) ? j : b));
-          want.push([a, p, beyond.length > 0 ? pickMin(beyond) : fallback === 'largest' ? pickMax(negs) : pickMin(negs)]);
+          want.push([
+            a,
+            p,
+            beyond.length > 0 ? pickMin(beyond) : fallback === 'largest' ? pickMax(negs) : pickMin(negs),
+          ]);
         }),
       );
       expect(t.a.toArray().map((a, i) => [a, t.p.toArray()[i], t.n.toArray()[i]])).toEqual(want);
@@ -80,7 +107,8 @@ describe('TripletMarginLoss#forward()', () => {
     L.forEach((la, a) =>
       L.forEach((lp, p) =>
         L.forEach((ln, n) => {
-          if (lp === la && p !== a && ln !== la) losses.push(Math.max(euclid(E[a]!, E[p]!) - euclid(E[a]!, E[n]!) + margin, 0));
+          if (lp === la && p !== a && ln !== la)
+            losses.push(Math.max(euclid(E[a]!, E[p]!) - euclid(E[a]!, E[n]!) + margin, 0));
         }),
       ),
     );
@@ -131,13 +159,17 @@ describe('PrototypicalLoss#forward()', () => {
     const shots = 2;
     const classes = [0, 1, 2];
     const protos = classes.map((c) => {
-      const members = L.map((l, i) => (l === c ? i : -1)).filter((i) => i >= 0).slice(0, shots);
+      const members = L.map((l, i) => (l === c ? i : -1))
+        .filter((i) => i >= 0)
+        .slice(0, shots);
       return E[0]!.map((_, k) => members.reduce((s, i) => s + E[i]![k]!, 0) / shots);
     });
     let total = 0;
     let count = 0;
     classes.forEach((c) => {
-      const queries = L.map((l, i) => (l === c ? i : -1)).filter((i) => i >= 0).slice(shots);
+      const queries = L.map((l, i) => (l === c ? i : -1))
+        .filter((i) => i >= 0)
+        .slice(shots);
       for (const q of queries) {
         const logits = protos.map((p) => -(euclid(E[q]!, p) ** 2));
         const lse = Math.log(logits.reduce((s, x) => s + Math.exp(x), 0));

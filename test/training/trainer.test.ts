@@ -33,7 +33,14 @@ function smallConfig(overrides: Partial<Record<keyof TrainConfig, unknown>> = {}
     sampler: { kind: 'episodes', way: 10, shot: 1, query: 2, withinGroup: true },
     augment: null,
     optimizer: { kind: 'adam', lr: 0.003, schedule: { kind: 'constant' } },
-    training: { steps: 80, epochSteps: 40, validateEvery: 40, validationTrials: 100, checkpointEvery: 20, logEvery: 10 },
+    training: {
+      steps: 80,
+      epochSteps: 40,
+      validateEvery: 40,
+      validationTrials: 100,
+      checkpointEvery: 20,
+      logEvery: 10,
+    },
     ...overrides,
   });
 }
@@ -65,7 +72,9 @@ describe('validateConfig()', () => {
     expect(message).toMatch(/^bad\.json is invalid/);
     expect(message).toContain('/data/sise: Unexpected property');
     expect(message).toContain('/optimizer/lr: Expected number to be greater than 0 (got -1)');
-    expect(message).toContain('/loss/kind: must be one of "prototypical", "koch-bce", "triplet", "contrastive" (got "quadruplet")');
+    expect(message).toContain(
+      '/loss/kind: must be one of "prototypical", "koch-bce", "triplet", "contrastive" (got "quadruplet")',
+    );
   });
 });
 
@@ -87,7 +96,12 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
   it('lowers the loss and lifts one-shot accuracy on unseen alphabets far above chance', async () => {
     const outDir = tmp();
     const untrained = smallConfig({ training: { ...smallConfig().training, steps: 1, validateEvery: 1 } });
-    await train({ config: untrained, outDir: path.join(outDir, 'untrained'), data: { train: trainSet, validation }, log: () => {} });
+    await train({
+      config: untrained,
+      outDir: path.join(outDir, 'untrained'),
+      data: { train: trainSet, validation },
+      log: () => {},
+    });
     const result = await train({ config: smallConfig(), outDir, data: { train: trainSet, validation }, log: () => {} });
     expect(result.steps).toBe(80);
     const records = new MetricsLog(path.join(outDir, METRICS_FILE)).read();
@@ -106,7 +120,10 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
   }, 120_000);
 
   it('resumes exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
-    const config = smallConfig({ training: { ...smallConfig().training, steps: 6, checkpointEvery: 3, validateEvery: 100 }, augment: { probability: 0.5 } });
+    const config = smallConfig({
+      training: { ...smallConfig().training, steps: 6, checkpointEvery: 3, validateEvery: 100 },
+      augment: { probability: 0.5 },
+    });
     const straight = tmp();
     await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: () => {} });
     const split = tmp();
@@ -132,6 +149,8 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
     expect(result.stoppedBy).toBe('signal');
     expect(result.steps).toBe(5);
     expect(fs.existsSync(path.join(outDir, CHECKPOINT_FILE))).toBe(true);
-    await expect(train({ config: smallConfig(), outDir, data: { train: trainSet, validation: null }, log: () => {} })).rejects.toThrow(/--resume/);
+    await expect(
+      train({ config: smallConfig(), outDir, data: { train: trainSet, validation: null }, log: () => {} }),
+    ).rejects.toThrow(/--resume/);
   }, 60_000);
 });
