@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { arange, getNumThreads, manualSeed, rand, setNumThreads, tidy, engineInfo } from '../src/engine/index.js';
-import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/layers.js';
+import { conv4ReferenceNet } from './reference-nets.js';
 import * as F from '../src/nn/functional.js';
 import { SGD } from '../src/optim/sgd.js';
 import { loadOmniglot, locateOmniglot } from '../src/data/omniglot.js';
@@ -139,20 +139,7 @@ function samplerRates(set: ImageSet): SamplerResult[] {
 /** conv-4 (4 x [conv 64, BN, ReLU, pool]) forward + backward + SGD at 28x28, batch 128: images/s. */
 function trainingStepRate(): number {
   manualSeed(0);
-  const block = (i: number, o: number) => [
-    new Conv2d(i, o, 3, { padding: 1 }),
-    new BatchNorm2d(o),
-    new ReLU(),
-    new MaxPool2d(2),
-  ];
-  const net = new Sequential(
-    ...block(1, 64),
-    ...block(64, 64),
-    ...block(64, 64),
-    ...block(64, 64),
-    new Flatten(),
-    new Linear(64, 64),
-  );
+  const net = conv4ReferenceNet();
   const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
   const x = rand([128, 1, 28, 28]);
   const y = arange(128).remainder(64);

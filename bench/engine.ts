@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arange, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
-import { BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from '../src/nn/layers.js';
+import { conv4ReferenceNet } from './reference-nets.js';
 import * as F from '../src/nn/functional.js';
 import { SGD } from '../src/optim/sgd.js';
 import { Koch2015 } from '../src/models/koch2015.js';
@@ -35,20 +35,7 @@ const jobs: Job[] = [
     steps: 30,
     warmup: 3,
     make() {
-      const block = (i: number, o: number) => [
-        new Conv2d(i, o, 3, { padding: 1 }),
-        new BatchNorm2d(o),
-        new ReLU(),
-        new MaxPool2d(2),
-      ];
-      const net = new Sequential(
-        ...block(1, 64),
-        ...block(64, 64),
-        ...block(64, 64),
-        ...block(64, 64),
-        new Flatten(),
-        new Linear(64, 64),
-      );
+      const net = conv4ReferenceNet();
       const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
       const x = rand([64, 1, 28, 28]);
       const y = arange(64);
