@@ -8,6 +8,7 @@ import { registerDataCommand } from './data.js';
 import { registerTrainCommand } from './train.js';
 import { registerEvalCommand } from './eval.js';
 import { registerEmbedVerifyCommands } from './embed-verify.js';
+import { registerEnsembleCommand } from './ensemble.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerTrainCommand(program);
   registerEvalCommand(program);
   registerEmbedVerifyCommands(program);
+  registerEnsembleCommand(program);
   return program;
 }
 

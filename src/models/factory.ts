@@ -5,11 +5,15 @@ import type { ModelConfig } from '../training/config.js';
 import { EmbeddingNet } from './embedding-net.js';
 import { Koch2015 } from './koch2015.js';
 import type { TwinModel } from './twin-model.js';
+import { EnsembleNet } from './ensemble.js';
 
 export type ArchitectureConfig = Static<typeof ModelConfig>;
 
 export function buildModel(architecture: ArchitectureConfig, inputSize: number): TwinModel {
   if (architecture.kind === 'koch2015') return new Koch2015({ inputSize, codeSize: architecture.codeSize });
+  if (architecture.kind === 'ensemble') {
+    return new EnsembleNet(architecture.members.map((member) => buildModel(member, inputSize) as EmbeddingNet));
+  }
   return new EmbeddingNet({
     backbone: architecture.backbone,
     channels: architecture.channels,

@@ -9,3 +9,4 @@ export * from './model-folder.js';
 export * from './embedder.js';
 export { ModelEmbedder, type ModelEmbedderOptions } from './model-embedder.js';
 export { PixelEmbedder, type PixelEmbedderOptions } from './pixel-embedder.js';
+export * from './ensemble.js';

@@ -58,7 +58,18 @@ export const KochModelConfig = Type.Object(
   Strict,
 );
 
-export const ModelConfig = Type.Union([EmbeddingModelConfig, KochModelConfig]);
+export const EnsembleModelConfig = Type.Object(
+  {
+    kind: Type.Literal('ensemble'),
+    members: Type.Array(EmbeddingModelConfig, {
+      minItems: 1,
+      description: 'embedding networks whose unit-length codes are concatenated',
+    }),
+  },
+  Strict,
+);
+
+export const ModelConfig = Type.Union([EmbeddingModelConfig, KochModelConfig, EnsembleModelConfig]);
 
 export const LossConfig = Type.Union([
   Type.Object(

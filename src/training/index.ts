@@ -5,3 +5,4 @@ export * from './checkpoint.js';
 export * from './metrics-log.js';
 export * from './optimization.js';
 export * from './objective.js';
+export * from './ensemble.js';

@@ -103,7 +103,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
       const value = metric === null ? allPairsBceLoss(model, codes, labelTensor) : metric.forward(codes, labelTensor);
       return { loss: value, images: indices.length };
     };
-    if (metric !== null && !(config.model.kind === 'embedding')) {
+    if (metric !== null && config.model.kind === 'koch2015') {
       throw new TwinshotError(
         'ERR_CONFIG',
         `loss '${loss.kind}' trains embedding models; koch2015 trains with 'koch-bce'`,

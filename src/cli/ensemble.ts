@@ -1,0 +1,30 @@
+// `twinshot ensemble`: combines trained embedding networks into one model folder.
+import type { Command } from 'commander';
+
+export function registerEnsembleCommand(program: Command): void {
+  program
+    .command('ensemble')
+    .description(
+      'combine trained embedding networks (same input size) into one model, measured on their validation alphabets',
+    )
+    .requiredOption('-o, --out <dir>', 'the new model folder')
+    .option('--name <name>', 'model name (default: the folder name)')
+    .option('-d, --data <path>', 'where the training data is (to rebuild the validation split)')
+    .argument('<models...>', 'model folders written by twinshot train')
+    .addHelpText(
+      'after',
+      '\nExample:\n  twinshot ensemble --out models/omniglot-fast runs/fast-a runs/fast-d runs/fast-e',
+    )
+    .action(async (models: string[], options: { out: string; name?: string; data?: string }) => {
+      const path = await import('node:path');
+      const { buildEnsemble } = await import('../training/ensemble.js');
+      const { formatAccuracy } = await import('../evaluation/statistics.js');
+      const result = await buildEnsemble(models, options.out, {
+        name: options.name ?? path.basename(path.resolve(options.out)),
+        dataPath: options.data,
+      });
+      console.log(
+        `ensemble of ${models.length} written to ${options.out}; validation ${formatAccuracy(result.card.metrics.validation as never)}`,
+      );
+    });
+}

@@ -1,0 +1,97 @@
+// Builds an ensemble model folder from trained embedding-network folders, and measures it on the
+// members' held-out validation alphabets (never on evaluation data).
+import os from 'node:os';
+import { TwinshotError } from '../errors.js';
+import { evaluateOneShot } from '../evaluation/one-shot.js';
+import { fitCalibration, verificationMetrics } from '../evaluation/verification.js';
+import { EmbeddingNet } from '../models/embedding-net.js';
+import { EnsembleNet } from '../models/ensemble.js';
+import type { ArchitectureConfig } from '../models/factory.js';
+import { InferenceModel } from '../models/inference.js';
+import { loadModelFolder, MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
+import type { EmbeddingModelConfig } from './config.js';
+import type { Static } from '@sinclair/typebox';
+import { loadTrainingData, validationTrials, verificationPairs } from './trainer.js';
+
+export interface EnsembleResult {
+  card: ModelCard;
+  validationAccuracy: number;
+}
+
+export async function buildEnsemble(
+  memberDirs: readonly string[],
+  outDir: string,
+  options: { name?: string; dataPath?: string } = {},
+): Promise<EnsembleResult> {
+  if (memberDirs.length < 2) throw new TwinshotError('ERR_ARGUMENT', 'an ensemble needs at least two model folders');
+  const members = memberDirs.map((dir) => loadModelFolder(dir));
+  const first = members[0]!;
+  for (const [i, m] of members.entries()) {
+    if (!(m.model instanceof EmbeddingNet)) {
+      throw new TwinshotError(
+        'ERR_MODEL',
+        `${memberDirs[i]} is a ${m.card.architecture.kind} model; ensembles combine embedding networks`,
+      );
+    }
+    if (
+      m.card.preprocessing.size !== first.card.preprocessing.size ||
+      m.card.preprocessing.invert !== first.card.preprocessing.invert
+    ) {
+      throw new TwinshotError(
+        'ERR_MODEL',
+        `${memberDirs[i]} preprocesses images differently from ${memberDirs[0]}; ensemble members must share input size and inversion`,
+      );
+    }
+  }
+  const config = first.card.training?.config;
+  if (!config)
+    throw new TwinshotError('ERR_MODEL', `${memberDirs[0]} has no training config: its validation data is unknown`);
+  const ensemble = new EnsembleNet(members.map((m) => m.model as EmbeddingNet));
+  ensemble.eval();
+  const { validation } = await loadTrainingData(config, options.dataPath);
+  if (!validation)
+    throw new TwinshotError('ERR_MODEL', 'the members were trained without held-out validation alphabets');
+  const inference = new InferenceModel(ensemble);
+  const trials = validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100);
+  const result = evaluateOneShot(inference, validation, trials);
+  const pairs = verificationPairs(inference, validation, 2000, config.seed + 3);
+  const calibration = fitCalibration(pairs.distances, pairs.same);
+  const architecture: ArchitectureConfig = {
+    kind: 'ensemble',
+    members: members.map((m) => m.card.architecture as Static<typeof EmbeddingModelConfig>),
+  };
+  const card: ModelCard = {
+    format: MODEL_FORMAT,
+    version: 1,
+    name: options.name ?? 'ensemble',
+    architecture,
+    preprocessing: first.card.preprocessing,
+    verification: calibration,
+    inference: { centering: 'none' },
+    training: {
+      config,
+      steps: members.reduce((s, m) => s + (m.card.training?.steps ?? 0), 0),
+      seconds: members.reduce((s, m) => s + (m.card.training?.seconds ?? 0), 0),
+      machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+      finishedAt: new Date().toISOString(),
+      members: members.map((m, i) => ({
+        folder: memberDirs[i],
+        name: m.card.name,
+        steps: m.card.training?.steps,
+        seconds: m.card.training?.seconds,
+        config: m.card.training?.config,
+        validation: m.card.metrics.validation,
+      })),
+    },
+    metrics: {
+      validation: {
+        protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`,
+        ...result,
+        perGroup: undefined,
+      },
+      validationVerification: verificationMetrics(pairs.distances, pairs.same),
+    },
+  };
+  saveModelFolder(outDir, ensemble, card);
+  return { card, validationAccuracy: result.accuracy };
+}

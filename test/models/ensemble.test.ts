@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { manualSeed, rand, noGrad } from '../../src/engine/index.js';
+import { EmbeddingNet } from '../../src/models/embedding-net.js';
+import { EnsembleNet } from '../../src/models/ensemble.js';
+import { buildModel } from '../../src/models/factory.js';
+import { saveModule, loadModule } from '../../src/io/safetensors.js';
+import * as F from '../../src/nn/functional.js';
+import { expectClose } from '../helpers/assert.js';
+
+describe('EnsembleNet', () => {
+  it('concatenates unit-length member codes, so distances are the RMS of member distances', () => {
+    manualSeed(2);
+    const a = new EmbeddingNet({ backbone: 'conv', channels: [8, 8], inputSize: 16 });
+    const b = new EmbeddingNet({ backbone: 'conv', channels: [4, 6], inputSize: 16, embeddingDim: 5 });
+    const ensemble = new EnsembleNet([a, b]).eval();
+    const x = rand([3, 1, 16, 16]);
+    const y = rand([4, 1, 16, 16]);
+    noGrad(() => {
+      const ex = ensemble.embed(x);
+      expect(ex.shape).toEqual([3, 8 * 4 * 4 + 5]);
+      expectClose(ex.norm(2, 1), [1, 1, 1], { atol: 1e-5 });
+      const member = (m: EmbeddingNet) => F.normalize(m.embed(x)).cdist(F.normalize(m.embed(y)));
+      const rms = member(a).square().add(member(b).square()).div(2).sqrt();
+      expectClose(ensemble.distanceMatrix(ex, ensemble.embed(y)), rms, { atol: 1e-4 });
+    });
+  });
+
+  it('is built from its config and saved and loaded under member names', () => {
+    manualSeed(3);
+    const member = { kind: 'embedding' as const, backbone: 'conv' as const, channels: [4], poolLast: true, globalPool: false, normalize: false, distance: 'euclidean' as const };
+    const built = buildModel({ kind: 'ensemble', members: [member, member] }, 8) as EnsembleNet;
+    expect(built.members).toHaveLength(2);
+    expect([...built.stateDict().keys()]).toContain('member1.backbone.blocks.0.0.weight');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-ens-')), 'e.safetensors');
+    saveModule(built, file);
+    const again = buildModel({ kind: 'ensemble', members: [member, member] }, 8) as EnsembleNet;
+    loadModule(again, file);
+    const x = rand([2, 1, 8, 8]);
+    noGrad(() => expectClose(again.eval().embed(x), built.eval().embed(x), { atol: 1e-6 }));
+  });
+});
