@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manualSeed, randn, tensor, tidy, ones, type Tensor } from '../../src/engine/index.js';
+import { manualSeed, noGrad, randn, tensor, tidy, ones, type Tensor } from '../../src/engine/index.js';
 import { Module } from '../../src/nn/module.js';
 import {
   BatchNorm2d,
@@ -101,6 +101,7 @@ describe('Module', () => {
 
   it('zeroGrad zeroes gradients in place, or drops them', () => {
     const m = new TwoLayer();
+    noGrad(() => m.first.bias!.fill_(1)); // every ReLU active, so every gradient is non-zero
     m.forward(ones([1, 4]))
       .sum()
       .backward();

@@ -79,7 +79,7 @@ describe('twinshot gallery', () => {
       { label: 'cross', examples: 1 },
     ]);
     expect(await twinshot('gallery', 'list', '--store', store)).toMatch(
-      /shapes\s+2 classes, 2 examples {2}\(pixels-16, 256-d l2\)/,
+      /shapes\s+2 classes, 2 examples {2}\([\w-]+, \d+-d l2\)/, // the default model: the shipped one, or pixels-16
     );
 
     const exportFile = path.join(dir, 'shapes.json');
