@@ -13,7 +13,7 @@ export function registerEnsembleCommand(program: Command): void {
     .argument('<models...>', 'model folders written by twinshot train')
     .addHelpText(
       'after',
-      '\nExample:\n  twinshot ensemble --out models/omniglot-fast runs/fast-a runs/fast-d runs/fast-e',
+      '\nExample:\n  twinshot ensemble --out models/omniglot-ensemble runs/omniglot-fast runs/wide runs/wide-30way',
     )
     .action(async (models: string[], options: { out: string; name?: string; data?: string }) => {
       const path = await import('node:path');
