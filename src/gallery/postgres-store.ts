@@ -1,7 +1,8 @@
 // PostgresStore: galleries in PostgreSQL with pgvector, one table per gallery with an HNSW index,
 // for several server processes and machines sharing one database.
 import pg from 'pg';
-import { TwinshotError, isTwinshotError } from '../errors.js';
+import { TwinshotError } from '../errors.js';
+import { galleryNotFound, storeError } from './store-errors.js';
 import type { SearchMetric } from '../models/embedder.js';
 import type {
   ApiKeyRecord,
@@ -61,19 +62,6 @@ const BULK_BUILD_MEMORY = '512MB';
 /** Writes of more labels than this lock the whole gallery's class means instead of each label. */
 const MAX_LABEL_LOCKS = 32;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-function storeError(action: string, error: unknown): TwinshotError {
-  if (isTwinshotError(error)) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new TwinshotError('ERR_STORE', `PostgreSQL store could not ${action}: ${detail}`, { cause: error });
-}
-
-function notFound(name: string): TwinshotError {
-  return new TwinshotError(
-    'ERR_NOT_FOUND',
-    `gallery '${name}' does not exist; create it with PUT /v1/galleries/${name}`,
-  );
-}
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -228,7 +216,7 @@ export class PostgresStore implements GalleryStore {
         throw error;
       }
     } catch (error) {
-      throw storeError(`connect to ${redacted}`, error);
+      throw storeError('PostgreSQL', `connect to ${redacted}`, error);
     } finally {
       await client.end().catch(() => {});
     }
@@ -249,12 +237,12 @@ export class PostgresStore implements GalleryStore {
     try {
       client = await this.#pool.connect();
     } catch (error) {
-      throw storeError(action, error);
+      throw storeError('PostgreSQL', action, error);
     }
     try {
       return await fn(client);
     } catch (error) {
-      throw storeError(action, error);
+      throw storeError('PostgreSQL', action, error);
     } finally {
       client.release();
     }
@@ -289,7 +277,7 @@ export class PostgresStore implements GalleryStore {
 
   async #require(client: pg.PoolClient, name: string, lock?: 'share' | 'update'): Promise<GalleryTables> {
     const row = await this.#galleryRow(client, name, lock);
-    if (!row) throw notFound(name);
+    if (!row) throw galleryNotFound(name);
     return new GalleryTables(row);
   }
 

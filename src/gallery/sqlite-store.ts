@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { TwinshotError, isTwinshotError } from '../errors.js';
+import { TwinshotError } from '../errors.js';
+import { galleryNotFound, storeError } from './store-errors.js';
 import type { SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import type {
@@ -96,19 +97,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
   revoked_at TEXT
 );
 `;
-
-function storeError(action: string, error: unknown): TwinshotError {
-  if (isTwinshotError(error)) return error;
-  const detail = error instanceof Error ? error.message : String(error);
-  return new TwinshotError('ERR_STORE', `SQLite store could not ${action}: ${detail}`, { cause: error });
-}
-
-function notFound(name: string): TwinshotError {
-  return new TwinshotError(
-    'ERR_NOT_FOUND',
-    `gallery '${name}' does not exist; create it with PUT /v1/galleries/${name}`,
-  );
-}
 
 /** Copies a BLOB into an aligned Float32Array (SQLite buffers need not be 4-byte aligned). */
 function blobToVector(blob: Buffer): Float32Array {
@@ -228,7 +216,7 @@ export class SqliteStore implements GalleryStore {
       }
       return new SqliteStore(db, `sqlite:${file}`);
     } catch (error) {
-      throw storeError(`open ${file}`, error);
+      throw storeError('SQLite', `open ${file}`, error);
     }
   }
 
@@ -236,7 +224,7 @@ export class SqliteStore implements GalleryStore {
     try {
       return fn();
     } catch (error) {
-      throw storeError(action, error);
+      throw storeError('SQLite', action, error);
     }
   }
 
@@ -255,7 +243,7 @@ export class SqliteStore implements GalleryStore {
 
   #require(name: string): GalleryRow {
     const row = this.#statements.gallery.get(name);
-    if (!row) throw notFound(name);
+    if (!row) throw galleryNotFound(name);
     return row;
   }
 
@@ -387,7 +375,7 @@ export class SqliteStore implements GalleryStore {
     const version = this.#run('read a gallery', () => this.#statements.version.get(gallery));
     if (!version) {
       this.#dropIndex(gallery);
-      throw notFound(gallery);
+      throw galleryNotFound(gallery);
     }
     let cached = this.#indexes.get(gallery);
     if (cached && (cached.galleryId !== version.id || cached.epoch !== version.epoch)) {
