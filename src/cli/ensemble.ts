@@ -24,7 +24,7 @@ export function registerEnsembleCommand(program: Command): void {
         dataPath: options.data,
       });
       console.log(
-        `ensemble of ${models.length} written to ${options.out}; validation ${formatAccuracy(result.card.metrics.validation as never)}`,
+        `ensemble of ${models.length} written to ${options.out}; validation ${formatAccuracy(result.validation)}`,
       );
     });
 }

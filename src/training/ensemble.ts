@@ -1,9 +1,7 @@
 // Builds an ensemble model folder from trained embedding-network folders, and measures it on the
 // members' held-out validation alphabets (never on evaluation data).
-import os from 'node:os';
 import { TwinshotError } from '../errors.js';
-import { evaluateOneShot } from '../evaluation/one-shot.js';
-import { fitCalibration, verificationMetrics } from '../evaluation/verification.js';
+import { evaluateOneShot, type OneShotResult } from '../evaluation/one-shot.js';
 import { EmbeddingNet } from '../models/embedding-net.js';
 import { EnsembleNet } from '../models/ensemble.js';
 import type { ArchitectureConfig } from '../models/factory.js';
@@ -11,11 +9,12 @@ import { InferenceModel } from '../models/inference.js';
 import { loadModelFolder, MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
 import type { EmbeddingModelConfig } from './config.js';
 import type { Static } from '@sinclair/typebox';
-import { loadTrainingData, validationTrials, verificationPairs } from './trainer.js';
+import { calibrateOnPairs, loadTrainingData, machineName, validationMetric, validationTrials } from './trainer.js';
 
 export interface EnsembleResult {
   card: ModelCard;
-  validationAccuracy: number;
+  /** One-shot accuracy on the members' held-out validation groups. */
+  validation: OneShotResult;
 }
 
 export async function buildEnsemble(
@@ -26,6 +25,9 @@ export async function buildEnsemble(
   if (memberDirs.length < 2) throw new TwinshotError('ERR_ARGUMENT', 'an ensemble needs at least two model folders');
   const members = memberDirs.map((dir) => loadModelFolder(dir));
   const first = members[0]!;
+  const config = first.card.training?.config;
+  if (!config)
+    throw new TwinshotError('ERR_MODEL', `${memberDirs[0]} has no training config: its validation data is unknown`);
   for (const [i, m] of members.entries()) {
     if (!(m.model instanceof EmbeddingNet)) {
       throw new TwinshotError(
@@ -42,10 +44,20 @@ export async function buildEnsemble(
         `${memberDirs[i]} preprocesses images differently from ${memberDirs[0]}; ensemble members must share input size and inversion`,
       );
     }
+    // The ensemble is measured on the first member's held-out groups; another member must not have trained on them.
+    const data = m.card.training?.config.data;
+    if (
+      !data ||
+      data.source !== config.data.source ||
+      data.validationGroups !== config.data.validationGroups ||
+      data.validationSeed !== config.data.validationSeed
+    ) {
+      throw new TwinshotError(
+        'ERR_MODEL',
+        `${memberDirs[i]} was not trained on the same split as ${memberDirs[0]} (data.source, validationGroups, validationSeed); ensemble members must hold out the same validation groups`,
+      );
+    }
   }
-  const config = first.card.training?.config;
-  if (!config)
-    throw new TwinshotError('ERR_MODEL', `${memberDirs[0]} has no training config: its validation data is unknown`);
   const ensemble = new EnsembleNet(members.map((m) => m.model as EmbeddingNet));
   ensemble.eval();
   const { validation } = await loadTrainingData(config, options.dataPath);
@@ -54,8 +66,7 @@ export async function buildEnsemble(
   const inference = new InferenceModel(ensemble);
   const trials = validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100);
   const result = evaluateOneShot(inference, validation, trials);
-  const pairs = verificationPairs(inference, validation, 2000, config.seed + 3);
-  const calibration = fitCalibration(pairs.distances, pairs.same);
+  const verification = calibrateOnPairs(inference, validation, 2000, config.seed + 3);
   const architecture: ArchitectureConfig = {
     kind: 'ensemble',
     members: members.map((m) => m.card.architecture as Static<typeof EmbeddingModelConfig>),
@@ -66,13 +77,13 @@ export async function buildEnsemble(
     name: options.name ?? 'ensemble',
     architecture,
     preprocessing: first.card.preprocessing,
-    verification: calibration,
+    verification: verification.calibration,
     inference: { centering: 'none' },
     training: {
       config,
       steps: members.reduce((s, m) => s + (m.card.training?.steps ?? 0), 0),
       seconds: members.reduce((s, m) => s + (m.card.training?.seconds ?? 0), 0),
-      machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+      machine: machineName(),
       finishedAt: new Date().toISOString(),
       members: members.map((m, i) => ({
         folder: memberDirs[i],
@@ -84,14 +95,10 @@ export async function buildEnsemble(
       })),
     },
     metrics: {
-      validation: {
-        protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`,
-        ...result,
-        perGroup: undefined,
-      },
-      validationVerification: verificationMetrics(pairs.distances, pairs.same),
+      validation: validationMetric(result, trials),
+      validationVerification: verification.metrics,
     },
   };
   saveModelFolder(outDir, ensemble, card);
-  return { card, validationAccuracy: result.accuracy };
+  return { card, validation: result };
 }

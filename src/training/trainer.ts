@@ -18,7 +18,7 @@ import { PairSampler } from '../data/samplers.js';
 import { splitByClass, splitByGroup } from '../data/splits.js';
 import { TwinshotError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { embedIndices, evaluateOneShot, type EvalTask } from '../evaluation/one-shot.js';
+import { embedIndices, evaluateOneShot, type EvalTask, type OneShotResult } from '../evaluation/one-shot.js';
 import { sampleTrials } from '../evaluation/protocols.js';
 import { formatAccuracy } from '../evaluation/statistics.js';
 import { fitCalibration, verificationMetrics } from '../evaluation/verification.js';
@@ -136,6 +136,36 @@ export function verificationPairs(
   } finally {
     embeddings.dispose();
   }
+}
+
+/** A model card's `metrics.validation`: the one-shot result on held-out groups, without the per-group split. */
+export function validationMetric(result: OneShotResult, trials: readonly EvalTask[]): Record<string, unknown> {
+  return {
+    protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`,
+    ...result,
+    perGroup: undefined,
+  };
+}
+
+/**
+ * Fits the verification threshold on held-out pairs, and measures verification on the same pairs.
+ */
+export function calibrateOnPairs(
+  inference: InferenceModel,
+  set: ImageSet,
+  pairCount: number,
+  seed: number,
+): { calibration: { threshold: number; scale: number }; metrics: ReturnType<typeof verificationMetrics> } {
+  const pairs = verificationPairs(inference, set, pairCount, seed);
+  return {
+    calibration: fitCalibration(pairs.distances, pairs.same),
+    metrics: verificationMetrics(pairs.distances, pairs.same),
+  };
+}
+
+/** The machine a model was trained on, as model cards record it. */
+export function machineName(): string {
+  return `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`;
 }
 
 /**
@@ -285,13 +315,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       progress.bestAccuracy = result.accuracy;
       progress.bestStep = step;
       progress.validationsWithoutImprovement = 0;
-      exportModel(step, inference, {
-        validation: {
-          protocol: `${trials[0]?.way ?? 20}-way 1-shot within held-out background groups`,
-          ...result,
-          perGroup: undefined,
-        },
-      });
+      exportModel(step, inference, { validation: validationMetric(result, trials) });
     } else {
       progress.validationsWithoutImprovement++;
     }
@@ -302,10 +326,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const calibrationSet = validation ?? trainSet;
     // Calibration pairs grow with the validation budget (a short run should not spend most of its time here).
     const pairCount = Math.min(2000, Math.max(200, 2 * config.training.validationTrials));
-    const pairs = verificationPairs(inference, calibrationSet, pairCount, config.seed + 3);
+    const { calibration, metrics: verification } = calibrateOnPairs(
+      inference,
+      calibrationSet,
+      pairCount,
+      config.seed + 3,
+    );
     model.train();
-    const calibration = fitCalibration(pairs.distances, pairs.same);
-    const verification = verificationMetrics(pairs.distances, pairs.same);
     const card: ModelCard = {
       format: MODEL_FORMAT,
       version: 1,
@@ -318,7 +345,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         config,
         steps: step,
         seconds: Math.round(elapsed()),
-        machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+        machine: machineName(),
         finishedAt: new Date().toISOString(),
       },
       metrics: { ...measured, validationVerification: verification },

@@ -8,6 +8,9 @@ import { EnsembleNet } from '../../src/models/ensemble.js';
 import { buildModel } from '../../src/models/factory.js';
 import { saveModule, loadModule } from '../../src/io/safetensors.js';
 import * as F from '../../src/nn/functional.js';
+import { MODEL_FORMAT, saveModelFolder } from '../../src/models/model-folder.js';
+import { buildEnsemble } from '../../src/training/ensemble.js';
+import { loadConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
 
 describe('EnsembleNet', () => {
@@ -40,5 +43,42 @@ describe('EnsembleNet', () => {
     loadModule(again, file);
     const x = rand([2, 1, 8, 8]);
     noGrad(() => expectClose(again.eval().embed(x), built.eval().embed(x), { atol: 1e-6 }));
+  });
+});
+
+describe('buildEnsemble', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-ens-build-'));
+  const member = (name: string, validationSeed: number): string => {
+    const config = loadConfig('configs/omniglot-fast.json', { 'data.validationSeed': validationSeed });
+    const dir = path.join(root, name);
+    saveModelFolder(dir, buildModel(config.model, config.data.size), {
+      format: MODEL_FORMAT,
+      version: 1,
+      name,
+      architecture: config.model,
+      preprocessing: { size: config.data.size, invert: config.data.invert },
+      verification: { threshold: 1, scale: 1 },
+      inference: { centering: 'none' },
+      training: { config, steps: 1, seconds: 1, machine: 'test', finishedAt: new Date(0).toISOString() },
+      metrics: {},
+    });
+    return dir;
+  };
+
+  it('refuses members that held out different validation groups, before reading any data', async () => {
+    const a = member('a', 1);
+    const b = member('b', 2);
+    const out = path.join(root, 'out');
+    await expect(buildEnsemble([a, b], out)).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+      message: expect.stringMatching(/not trained on the same split/),
+    });
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('needs at least two members', async () => {
+    await expect(buildEnsemble([member('c', 1)], path.join(root, 'out1'))).rejects.toMatchObject({
+      code: 'ERR_ARGUMENT',
+    });
   });
 });
