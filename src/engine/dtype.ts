@@ -1,7 +1,8 @@
 // Element types: names as in PyTorch, codes as libtorch's ScalarType, and the TypedArray
 // that holds each one in JavaScript.
 
-export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export type TypedArray =
   Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
@@ -22,6 +23,7 @@ export const DTYPES: Record<DType, DTypeInfo> = {
   float16: { code: 5, bytes: 2, isFloating: true, array: Uint16Array },
   float32: { code: 6, bytes: 4, isFloating: true, array: Float32Array },
   float64: { code: 7, bytes: 8, isFloating: true, array: Float64Array },
+  bfloat16: { code: 15, bytes: 2, isFloating: true, array: Uint16Array },
   bool: { code: 11, bytes: 1, isFloating: false, array: Uint8Array },
 };
 

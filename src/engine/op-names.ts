@@ -16,6 +16,8 @@ export const OP_NAMES = [
   'arange',
   'argmax',
   'argmin',
+  'autocastEnter',
+  'autocastExit',
   'avgPool2d',
   'backward',
   'batchNorm',

@@ -15,6 +15,7 @@ const NAMES: Record<DType, string> = {
   int8: 'I8',
   int16: 'I16',
   float16: 'F16',
+  bfloat16: 'BF16',
   int32: 'I32',
   float32: 'F32',
   float64: 'F64',

@@ -203,6 +203,11 @@ export const TrainConfigSchema = Type.Object(
         checkpointEvery: Count('steps between checkpoints', 1, { default: 250 }),
         timeLimitMinutes: Type.Optional(Positive('stop (after a checkpoint) when this much time has passed')),
         logEvery: Count('steps between log lines', 1, { default: 50 }),
+        precision: Type.Union([Type.Literal('float32'), Type.Literal('bfloat16')], {
+          default: 'float32',
+          description:
+            "arithmetic of the network's forward and backward passes; 'bfloat16' is mixed precision (autocast)",
+        }),
       },
       Strict,
     ),

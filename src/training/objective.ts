@@ -1,5 +1,6 @@
 // One training step's loss from the configured sampler and loss: every image of a batch is
 // augmented and embedded once, then the loss picks its pairs, triplets or episodes by index.
+import { autocast } from '../engine/autograd.js';
 import { tensor, type Device, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import { EpisodeSampler, PairSampler, PKSampler, type SamplerState } from '../data/samplers.js';
@@ -28,6 +29,11 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     const batch = set.batch(indices);
     return augment === null ? batch : augment.apply(batch, rng);
   };
+  // Mixed precision covers the network only: losses subtract distances, which bfloat16 would blur.
+  const embed = (model: TwinModel, x: Tensor): Tensor =>
+    config.training.precision === 'float32'
+      ? model.embed(x)
+      : autocast(() => model.embed(x), { deviceType: x.device.startsWith('cuda') ? 'cuda' : 'cpu' }).float();
   const distanceName = config.model.kind === 'embedding' ? config.model.distance : 'euclidean';
   const mismatch = (needs: string) =>
     new TwinshotError(
@@ -49,7 +55,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     lossOf = (model) => {
       const batch = pairs.next();
       const n = batch.left.length;
-      const codes = model.embed(images([...batch.left, ...batch.right]));
+      const codes = embed(model, images([...batch.left, ...batch.right]));
       const logits = model.pairLogits(codes.narrow(0, 0, n), codes.narrow(0, n, n));
       return { loss: pairBceLoss(logits, tensor(batch.targets, { device: logits.device as Device })), images: 2 * n };
     };
@@ -98,7 +104,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
             : null;
     lossOf = (model) => {
       const { indices, labels } = draw();
-      const codes = model.embed(images(indices));
+      const codes = embed(model, images(indices));
       const labelTensor = tensor(labels, { device: codes.device as Device });
       const value = metric === null ? allPairsBceLoss(model, codes, labelTensor) : metric.forward(codes, labelTensor);
       return { loss: value, images: indices.length };

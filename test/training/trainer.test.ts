@@ -34,9 +34,9 @@ function smallConfig(overrides: Partial<Record<keyof TrainConfig, unknown>> = {}
     augment: null,
     optimizer: { kind: 'adam', lr: 0.003, schedule: { kind: 'constant' } },
     training: {
-      steps: 80,
-      epochSteps: 40,
-      validateEvery: 40,
+      steps: 160,
+      epochSteps: 80,
+      validateEvery: 80,
       validationTrials: 100,
       checkpointEvery: 20,
       logEvery: 10,
@@ -93,31 +93,42 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
     return () => setNumThreads(threads);
   });
 
-  it('lowers the loss and lifts one-shot accuracy on unseen alphabets far above chance', async () => {
-    const outDir = tmp();
-    const untrained = smallConfig({ training: { ...smallConfig().training, steps: 1, validateEvery: 1 } });
-    await train({
-      config: untrained,
-      outDir: path.join(outDir, 'untrained'),
-      data: { train: trainSet, validation },
-      log: () => {},
-    });
-    const result = await train({ config: smallConfig(), outDir, data: { train: trainSet, validation }, log: () => {} });
-    expect(result.steps).toBe(80);
-    const records = new MetricsLog(path.join(outDir, METRICS_FILE)).read();
-    const losses = records.filter((r) => r.kind === 'train').map((r) => r.loss as number);
-    expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.7);
+  it.each(['float32', 'bfloat16'] as const)(
+    'lowers the loss and lifts one-shot accuracy on unseen alphabets far above chance (%s)',
+    async (precision) => {
+      const outDir = tmp();
+      const training = { ...smallConfig().training, precision };
+      const untrained = smallConfig({ training: { ...training, steps: 1, validateEvery: 1 } });
+      await train({
+        config: untrained,
+        outDir: path.join(outDir, 'untrained'),
+        data: { train: trainSet, validation },
+        log: () => {},
+      });
+      const result = await train({
+        config: smallConfig({ training }),
+        outDir,
+        data: { train: trainSet, validation },
+        log: () => {},
+      });
+      expect(result.steps).toBe(160);
+      const records = new MetricsLog(path.join(outDir, METRICS_FILE)).read();
+      const losses = records.filter((r) => r.kind === 'train').map((r) => r.loss as number);
+      expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.7);
 
-    const tasks = sampleTrials(validation, { way: 5, shot: 1, trials: 300, seed: 9, withinGroup: true });
-    const before = evaluateOneShot(loadModelFolder(path.join(outDir, 'untrained')).inference, validation, tasks);
-    const after = evaluateOneShot(loadModelFolder(outDir).inference, validation, tasks);
-    expect(after.accuracy).toBeGreaterThan(0.55); // chance is 0.2
-    expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.1);
-    expect(fs.existsSync(path.join(outDir, 'metrics.svg'))).toBe(true);
-    const card = JSON.parse(fs.readFileSync(path.join(outDir, 'config.json'), 'utf8'));
-    expect(card.training.config.name).toBe('test-run');
-    expect(card.metrics.validation.trials).toBe(100);
-  }, 120_000);
+      const tasks = sampleTrials(validation, { way: 5, shot: 1, trials: 300, seed: 9, withinGroup: true });
+      const before = evaluateOneShot(loadModelFolder(path.join(outDir, 'untrained')).inference, validation, tasks);
+      const after = evaluateOneShot(loadModelFolder(outDir).inference, validation, tasks);
+      expect(after.accuracy).toBeGreaterThan(0.55); // chance is 0.2
+      expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.1);
+      expect(fs.existsSync(path.join(outDir, 'metrics.svg'))).toBe(true);
+      const card = JSON.parse(fs.readFileSync(path.join(outDir, 'config.json'), 'utf8'));
+      expect(card.training.config.name).toBe('test-run');
+      expect(card.metrics.validation.trials).toBe(100);
+      expect(card.training.config.training.precision).toBe(precision);
+    },
+    120_000,
+  );
 
   it('resumes exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
     const config = smallConfig({

@@ -1,10 +1,17 @@
 // Autograd: gradient flags, backward, and the thread-local grad mode.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/function.h>
 
 #include "../registry.h"
 
 namespace twinshot {
+
+static bool AutocastOnCuda(const std::string& deviceType) {
+  if (deviceType == "cpu") return false;
+  if (deviceType == "cuda") return true;
+  throw std::invalid_argument("autocast: device type must be 'cpu' or 'cuda', got '" + deviceType + "'");
+}
 
 void RegisterAutogradOps(std::vector<OpEntry>& table) {
   std::vector<OpEntry> ops = {
@@ -55,6 +62,38 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
          return None{};
        }},
       {"isGradEnabled", [](const Args& a) -> Result { return at::GradMode::is_enabled(); }},
+      // Automatic mixed precision, thread-local like grad mode. (deviceType, dtype) -> [wasEnabled, previousDtype]
+      {"autocastEnter",
+       [](const Args& a) -> Result {
+         bool cuda = AutocastOnCuda(a.text(0));
+         std::vector<int64_t> previous = {
+             cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(),
+             static_cast<int64_t>(cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype())};
+         if (cuda) {
+           at::autocast::set_autocast_gpu_dtype(a.dtype(1));
+           at::autocast::set_enabled(true);
+         } else {
+           at::autocast::set_autocast_cpu_dtype(a.dtype(1));
+           at::autocast::set_cpu_enabled(true);
+         }
+         at::autocast::increment_nesting();
+         return previous;
+       }},
+      // (deviceType, wasEnabled, previousDtype). Leaving the outermost region drops the cached
+      // low-precision copies of the weights, which the next optimiser step would make stale.
+      {"autocastExit",
+       [](const Args& a) -> Result {
+         bool cuda = AutocastOnCuda(a.text(0));
+         if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+         if (cuda) {
+           at::autocast::set_enabled(a.boolean(1));
+           at::autocast::set_autocast_gpu_dtype(a.dtype(2));
+         } else {
+           at::autocast::set_cpu_enabled(a.boolean(1));
+           at::autocast::set_autocast_cpu_dtype(a.dtype(2));
+         }
+         return None{};
+       }},
   };
   table.insert(table.end(), ops.begin(), ops.end());
 }
