@@ -1,12 +1,13 @@
 // `npm run bench -- engine [--json] [--rounds N]`: training-step throughput of twinshot against
 // PyTorch (Debian's python3-torch) on the same machine, in alternating rounds to share the noise.
 // The ratio printed last compares with PyTorch as installed; JSON also has `ratiosToTunedPeer`.
-// (a) conv-4, 28x28, batch 64, SGD step; (b) Koch et al.'s twin net, 105x105 pairs, batch 32.
+// (a) conv-4, 28x28, batch 64, SGD step, in float32 and in bfloat16 mixed precision;
+// (b) Koch et al.'s twin net, 105x105 pairs, batch 32.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arange, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
+import { arange, autocast, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
 import { conv4ReferenceNet } from './reference-nets.js';
 import * as F from '../src/nn/functional.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -19,7 +20,7 @@ const python = process.env.TWINSHOT_PYTHON ?? '/usr/bin/python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Job {
-  name: 'conv4' | 'koch';
+  name: 'conv4' | 'conv4-bf16' | 'koch';
   label: string;
   unit: string;
   steps: number;
@@ -27,10 +28,11 @@ interface Job {
   make(): { step: () => void; perStep: number };
 }
 
-const jobs: Job[] = [
-  {
-    name: 'conv4',
-    label: 'conv-4 training step, 28x28, batch 64',
+// The conv-4 step, in float32 or with bfloat16 mixed precision (autocast) on the forward pass.
+function conv4Job(mixed: boolean): Job {
+  return {
+    name: mixed ? 'conv4-bf16' : 'conv4',
+    label: `conv-4 training step, 28x28, batch 64${mixed ? ', bfloat16 autocast' : ''}`,
     unit: 'images/s',
     steps: 30,
     warmup: 3,
@@ -39,17 +41,23 @@ const jobs: Job[] = [
       const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
       const x = rand([64, 1, 28, 28]);
       const y = arange(64);
+      const forward = () => (mixed ? autocast(() => net.forward(x)).float() : net.forward(x));
       return {
         perStep: 64,
         step: () =>
           tidy(() => {
             opt.zeroGrad();
-            F.crossEntropy(net.forward(x), y).backward();
+            F.crossEntropy(forward(), y).backward();
             opt.step();
           }),
       };
     },
-  },
+  };
+}
+
+const jobs: Job[] = [
+  conv4Job(false),
+  conv4Job(true),
   {
     name: 'koch',
     label: 'Koch et al. twin net, 105x105 pairs, batch 32',

@@ -1,5 +1,5 @@
 """PyTorch peer for bench/engine.ts: the same training steps in Python, timed the same way.
-Usage: python3 bench/engine_peer.py conv4|koch STEPS WARMUP THREADS -> one JSON line."""
+Usage: python3 bench/engine_peer.py conv4|conv4-bf16|koch STEPS WARMUP THREADS -> one JSON line."""
 import json
 import sys
 import time
@@ -13,7 +13,7 @@ torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
-def conv4():
+def conv4(mixed=False):
     def block(i, o):
         return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
     net = nn.Sequential(*block(1, 64), *block(64, 64), *block(64, 64), *block(64, 64), nn.Flatten(), nn.Linear(64, 64))
@@ -23,7 +23,9 @@ def conv4():
 
     def step():
         opt.zero_grad()
-        F.cross_entropy(net(x), y).backward()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=mixed):
+            out = net(x)
+        F.cross_entropy(out.float(), y).backward()
         opt.step()
     return step, 64
 
@@ -59,7 +61,7 @@ def koch():
     return step, 32
 
 
-step, per_step = {'conv4': conv4, 'koch': koch}[model_name]()
+step, per_step = {'conv4': conv4, 'conv4-bf16': lambda: conv4(mixed=True), 'koch': koch}[model_name]()
 for _ in range(warmup):
     step()
 start = time.perf_counter()

@@ -60,6 +60,7 @@ describe('serializeSafetensors()', () => {
       b: tensor([true, false]),
       scalar: tensor(7.25, { dtype: 'float32' }),
       empty: zeros([0, 3]),
+      bf16: tensor([1.5, -2, 0.375]).to({ dtype: 'bfloat16' }),
     };
     const { tensors: back, metadata } = deserializeSafetensors(
       serializeSafetensors(tensors, { format: 'pt', note: 'ü' }),
@@ -71,6 +72,7 @@ describe('serializeSafetensors()', () => {
       expect(loaded.shape).toEqual(t.shape);
       expect(loaded.tolist()).toEqual(t.tolist());
     }
+    expect(back.get('bf16')!.float().tolist()).toEqual([1.5, -2, 0.375]);
   });
 
   it('rejects corrupt files with ERR_FORMAT and a reason', () => {
