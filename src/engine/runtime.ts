@@ -1,4 +1,5 @@
 // Process-wide settings: random seed and generator state, threads, devices, versions.
+import fs from 'node:fs';
 import { ArgumentError } from '../errors.js';
 import { native, ops, type Handle } from './native.js';
 import { Tensor, wrap } from './tensor.js';
@@ -50,4 +51,21 @@ export function defaultDevice(): 'cpu' | 'cuda' {
 
 export function engineInfo(): ReturnType<typeof native.info> {
   return native.info();
+}
+
+let bfloat16Cpu: boolean | undefined;
+/**
+ * Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX), where mixed precision speeds
+ * training up; elsewhere libtorch emulates bfloat16 and float32 is faster. Linux only (reads
+ * /proc/cpuinfo); false where that cannot be read.
+ */
+export function cpuHasBfloat16(): boolean {
+  if (bfloat16Cpu === undefined) {
+    try {
+      bfloat16Cpu = /\b(avx512_bf16|amx_bf16)\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      bfloat16Cpu = false;
+    }
+  }
+  return bfloat16Cpu;
 }

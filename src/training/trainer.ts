@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
-import { cuda, manualSeed } from '../engine/runtime.js';
+import { cpuHasBfloat16, cuda, manualSeed } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import { RandomAffine, expandRotations } from '../data/augment.js';
 import type { ImageSet } from '../data/dataset.js';
@@ -242,6 +242,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (device !== 'cpu') model.to(device);
   model.train();
   log(`model: ${config.model.kind}, ${model.numParameters().toLocaleString('en')} parameters, on ${device}`);
+  if (config.training.precision === 'bfloat16' && device === 'cpu' && !cpuHasBfloat16()) {
+    log(
+      'note: this CPU has no bfloat16 instructions, so mixed precision is likely slower than float32 here (--set training.precision=float32)',
+    );
+  }
   const optimization = buildOptimization(config, model);
   const augment = config.augment === null ? null : new RandomAffine(config.augment);
   const augmentRng = new Rng(config.seed + 2);
@@ -402,10 +407,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       windowImages = 0;
       windowStart = Date.now();
     }
-    let stop = false;
-    if (step % config.training.validateEvery === 0 || step === total) stop = validate(step);
-    if (stop) stoppedBy = 'early-stopping';
-    if (elapsed() >= timeLimit) stoppedBy = 'time-limit';
+    const validated = step % config.training.validateEvery === 0 || step === total;
+    if (validated && validate(step)) stoppedBy = 'early-stopping';
+    if (elapsed() >= timeLimit) {
+      stoppedBy = 'time-limit';
+      // The budget is spent: judge the model it produced, not only the last scheduled validation.
+      if (!validated) validate(step);
+    }
     if (options.signal?.aborted) stoppedBy = 'signal';
     if (step % config.training.checkpointEvery === 0 || step === total || stoppedBy !== 'completed') checkpoint();
     if (stoppedBy !== 'completed') break;

@@ -146,6 +146,17 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
     for (const [name, t] of a) expect(b.get(name)!.toArray(), name).toEqual(t.toArray());
   }, 120_000);
 
+  it('judges the model it reached when the time limit stops it between validations', async () => {
+    const outDir = tmp();
+    const config = smallConfig({ training: { ...smallConfig().training, timeLimitMinutes: 1e-6 } });
+    const result = await train({ config, outDir, data: { train: trainSet, validation }, log: () => {} });
+    expect(result.stoppedBy).toBe('time-limit');
+    expect(result.steps).toBe(1);
+    const validations = new MetricsLog(path.join(outDir, METRICS_FILE)).read().filter((r) => r.kind === 'validation');
+    expect(validations.map((r) => r.step)).toEqual([1]);
+    expect(loadModelFolder(outDir).card.training.steps).toBe(1);
+  }, 60_000);
+
   it('stops cleanly on a signal with a checkpoint, and refuses to overwrite a run', async () => {
     const outDir = tmp();
     const controller = new AbortController();
