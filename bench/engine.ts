@@ -156,7 +156,7 @@ if (asJson) {
   );
   for (const r of results) {
     console.log(
-      `${r.label.padEnd(48)} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)}  pytorch+allocator setting ${r.pytorchTunedAllocator.toFixed(1).padStart(8)} ${r.unit}`,
+      `${r.label.padEnd(Math.max(...results.map((x) => x.label.length)))} twinshot ${r.twinshot.toFixed(1).padStart(8)}  pytorch ${r.pytorch.toFixed(1).padStart(8)}  pytorch+allocator setting ${r.pytorchTunedAllocator.toFixed(1).padStart(8)} ${r.unit}`,
     );
   }
   for (const r of results)
