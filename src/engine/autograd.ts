@@ -2,18 +2,28 @@
 import { DTYPES } from './dtype.js';
 import { ops } from './native.js';
 
-function withGradMode<T>(enabled: boolean, fn: () => T): T {
-  const previous = ops.isGradEnabled() as boolean;
-  ops.setGradEnabled(enabled);
+/** Runs `fn` between `enter` and `exit`; thread-local modes cannot follow an `await`, so `fn` must be synchronous. */
+function inMode<T>(what: string, enter: () => void, exit: () => void, fn: () => T): T {
+  enter();
   try {
     const result = fn();
     if (result instanceof Promise) {
-      throw new TypeError('noGrad(fn)/enableGrad(fn): fn must be synchronous; grad mode cannot follow an await');
+      throw new TypeError(`${what}: fn must be synchronous; the mode cannot follow an await`);
     }
     return result;
   } finally {
-    ops.setGradEnabled(previous);
+    exit();
   }
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const previous = ops.isGradEnabled() as boolean;
+  return inMode(
+    'noGrad(fn)/enableGrad(fn)',
+    () => ops.setGradEnabled(enabled),
+    () => ops.setGradEnabled(previous),
+    fn,
+  );
 }
 
 /** Runs `fn` without recording operations for autograd (PyTorch's `torch.no_grad()`). */
@@ -52,14 +62,11 @@ export function autocast<T>(
 ): T {
   const deviceType = options.deviceType ?? 'cpu';
   const dtype = DTYPES[options.dtype ?? 'bfloat16'].code;
-  const [wasEnabled, previousDtype] = ops.autocastEnter(deviceType, dtype) as number[];
-  try {
-    const result = fn();
-    if (result instanceof Promise) {
-      throw new TypeError('autocast(fn): fn must be synchronous; the precision mode cannot follow an await');
-    }
-    return result;
-  } finally {
-    ops.autocastExit(deviceType, wasEnabled === 1, previousDtype);
-  }
+  let previous: number[] = [];
+  return inMode(
+    'autocast(fn)',
+    () => (previous = ops.autocastEnter(deviceType, dtype) as number[]),
+    () => ops.autocastExit(deviceType, previous[0] === 1, previous[1]!),
+    fn,
+  );
 }
