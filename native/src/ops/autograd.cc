@@ -13,6 +13,16 @@ static bool AutocastOnCuda(const std::string& deviceType) {
   throw std::invalid_argument("autocast: device type must be 'cpu' or 'cuda', got '" + deviceType + "'");
 }
 
+static void SetAutocast(bool cuda, bool enabled, at::ScalarType dtype) {
+  if (cuda) {
+    at::autocast::set_autocast_gpu_dtype(dtype);
+    at::autocast::set_enabled(enabled);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dtype);
+    at::autocast::set_cpu_enabled(enabled);
+  }
+}
+
 void RegisterAutogradOps(std::vector<OpEntry>& table) {
   std::vector<OpEntry> ops = {
       {"requiresGrad", [](const Args& a) -> Result { return a.tensor(0).requires_grad(); }},
@@ -69,13 +79,7 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
          std::vector<int64_t> previous = {
              cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(),
              static_cast<int64_t>(cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype())};
-         if (cuda) {
-           at::autocast::set_autocast_gpu_dtype(a.dtype(1));
-           at::autocast::set_enabled(true);
-         } else {
-           at::autocast::set_autocast_cpu_dtype(a.dtype(1));
-           at::autocast::set_cpu_enabled(true);
-         }
+         SetAutocast(cuda, true, a.dtype(1));
          at::autocast::increment_nesting();
          return previous;
        }},
@@ -85,13 +89,7 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
        [](const Args& a) -> Result {
          bool cuda = AutocastOnCuda(a.text(0));
          if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-         if (cuda) {
-           at::autocast::set_enabled(a.boolean(1));
-           at::autocast::set_autocast_gpu_dtype(a.dtype(2));
-         } else {
-           at::autocast::set_cpu_enabled(a.boolean(1));
-           at::autocast::set_autocast_cpu_dtype(a.dtype(2));
-         }
+         SetAutocast(cuda, a.boolean(1), a.dtype(2));
          return None{};
        }},
   };
