@@ -60,6 +60,22 @@ export interface RandomAffineOptions {
   background?: number;
   /** Sampling between pixels (default 'bilinear'). */
   mode?: 'bilinear' | 'nearest';
+  /** A smooth random warp on top of the affine map (off by default), see {@link ElasticOptions}. */
+  elastic?: ElasticOptions | null;
+}
+
+/**
+ * Elastic distortion (after Simard et al. 2003): every control point of a coarse grid moves by a
+ * random offset, and the offsets are interpolated bilinearly over the image, so strokes bend
+ * locally the way two people's drawings of one character differ, which no affine map does.
+ */
+export interface ElasticOptions {
+  /** Largest offset of a control point, in pixels at `referenceSize` (each axis uniform in ±magnitude). */
+  magnitude: number;
+  /** Control points per side (default 4); fewer gives smoother, larger-scale bends. */
+  controlPoints?: number;
+  /** Chance that an image is warped (default 0.5). */
+  probability?: number;
 }
 
 function checkRange(name: string, range: readonly [number, number]): readonly [number, number] {
@@ -90,6 +106,7 @@ export class RandomAffine {
   readonly probability: Readonly<Record<AffineComponent, number>>;
   readonly background: number;
   readonly mode: 'bilinear' | 'nearest';
+  readonly elastic: Readonly<Required<ElasticOptions>> | null;
 
   constructor(options: RandomAffineOptions = {}) {
     this.rotation = checkRange('rotation', options.rotation ?? [-10, 10]);
@@ -112,6 +129,7 @@ export class RandomAffine {
     this.probability = probability;
     this.background = options.background ?? 0;
     this.mode = options.mode ?? 'bilinear';
+    this.elastic = options.elastic ? checkElastic(options.elastic) : null;
   }
 
   /** True when no draw can change an image (every probability 0, or every range the identity). */
@@ -155,14 +173,47 @@ export class RandomAffine {
     return out;
   }
 
+  /**
+   * Draws `count` images' control-point offsets, [count, 2, g, g] in affineGrid's [-1, 1] units
+   * (channel 0 along x, 1 along y); an image the coin skips gets zeros. Draws nothing when off.
+   */
+  sampleElastic(rng: Rng, count: number): Float32Array | null {
+    if (this.elastic === null) return null;
+    const { magnitude, controlPoints: g, probability } = this.elastic;
+    const unit = (2 * magnitude) / this.referenceSize;
+    const out = new Float32Array(count * 2 * g * g);
+    for (let i = 0; i < count; i++) {
+      const on = rng.next() < probability;
+      for (let j = 0; j < 2 * g * g; j++) {
+        const value = rng.uniform(-unit, unit);
+        if (on) out[i * 2 * g * g + j] = value;
+      }
+    }
+    return out;
+  }
+
   /** Draws parameters for every image of `images` [B, C, S, S] and applies them. */
   apply(images: Tensor, rng: Rng): Tensor {
     checkImages(images);
     const size = images.shape[3]!;
-    const params = this.sample(rng, images.shape[0]!, size);
-    if (this.isIdentity) return images.clone();
-    return applyAffine(images, params, { background: this.background, mode: this.mode });
+    const batch = images.shape[0]!;
+    const params = this.sample(rng, batch, size);
+    const offsets = this.sampleElastic(rng, batch);
+    if (this.isIdentity && offsets === null) return images.clone();
+    const elastic = offsets === null ? undefined : { offsets, controlPoints: this.elastic!.controlPoints };
+    return applyAffine(images, params, { background: this.background, mode: this.mode, elastic });
   }
+}
+
+function checkElastic(options: ElasticOptions): Required<ElasticOptions> {
+  const { magnitude, controlPoints = 4, probability = 0.5 } = options;
+  if (!(Number.isFinite(magnitude) && magnitude >= 0))
+    throw new ArgumentError(`RandomAffine: elastic.magnitude must be a number of pixels >= 0; got ${magnitude}`);
+  if (!(Number.isInteger(controlPoints) && controlPoints >= 2))
+    throw new ArgumentError(`RandomAffine: elastic.controlPoints must be an integer >= 2; got ${controlPoints}`);
+  if (!(probability >= 0 && probability <= 1))
+    throw new ArgumentError(`RandomAffine: elastic.probability must be in [0, 1]; got ${probability}`);
+  return { magnitude, controlPoints, probability };
 }
 
 function checkImages(images: Tensor): void {
@@ -216,18 +267,26 @@ export function affineThetas(params: readonly AffineParams[], size: number): Flo
 export function applyAffine(
   images: Tensor,
   params: readonly AffineParams[],
-  options: { background?: number; mode?: 'bilinear' | 'nearest' } = {},
+  options: {
+    background?: number;
+    mode?: 'bilinear' | 'nearest';
+    /** Control-point offsets from {@link RandomAffine.sampleElastic}, added to where each pixel samples. */
+    elastic?: { offsets: Float32Array; controlPoints: number };
+  } = {},
 ): Tensor {
   checkImages(images);
   const [batch, channels, size] = images.shape as [number, number, number, number];
   if (params.length !== batch)
     throw new ArgumentError(`applyAffine: ${params.length} parameter sets for a batch of ${batch}`);
   const background = options.background ?? 0;
+  const onImages = (t: Tensor): Tensor => {
+    const typed = images.dtype === 'float32' ? t : t.to({ dtype: images.dtype });
+    return images.device === 'cpu' ? typed : typed.to({ device: images.device as Device });
+  };
   return tidy(() => {
-    let theta = tensor(affineThetas(params, size), { shape: [batch, 2, 3] });
-    if (images.dtype !== 'float32') theta = theta.to({ dtype: images.dtype });
-    if (images.device !== 'cpu') theta = theta.to({ device: images.device as Device });
-    const grid = affineGrid(theta, [batch, channels, size, size], false);
+    const theta = onImages(tensor(affineThetas(params, size), { shape: [batch, 2, 3] }));
+    let grid = affineGrid(theta, [batch, channels, size, size], false);
+    if (options.elastic) grid = grid.add(onImages(elasticField(options.elastic, batch, size)));
     // gridSample pads with zeros; shifting by the background makes the padding the background.
     if (background === 0)
       return gridSample(images, grid, { mode: options.mode ?? 'bilinear', paddingMode: 'zeros', alignCorners: false });
@@ -237,6 +296,25 @@ export function applyAffine(
       alignCorners: false,
     }).add(background);
   });
+}
+
+/** Interpolates control-point offsets [B, 2, g, g] bilinearly to a displacement [B, S, S, 2]. */
+function elasticField(elastic: { offsets: Float32Array; controlPoints: number }, batch: number, size: number): Tensor {
+  const g = elastic.controlPoints;
+  if (elastic.offsets.length !== batch * 2 * g * g)
+    throw new ArgumentError(
+      `applyAffine: elastic offsets hold ${elastic.offsets.length} numbers; expected ${batch * 2 * g * g}`,
+    );
+  const coarse = tensor(elastic.offsets, { shape: [batch, 2, g, g] });
+  // Sampling the coarse grid with corners aligned puts its outer control points on the image corners.
+  const identity = tensor(
+    new Float32Array(batch * 6).map((_, i) => (i % 6 === 0 || i % 6 === 4 ? 1 : 0)),
+    {
+      shape: [batch, 2, 3],
+    },
+  );
+  const at = affineGrid(identity, [batch, 2, size, size], true);
+  return gridSample(coarse, at, { mode: 'bilinear', paddingMode: 'border', alignCorners: true }).permute(0, 2, 3, 1);
 }
 
 /**

@@ -45,6 +45,7 @@ export {
   type AffineParams,
   type AffineComponent,
   type RandomAffineOptions,
+  type ElasticOptions,
 } from './augment.js';
 export {
   PairSampler,

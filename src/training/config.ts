@@ -133,6 +133,16 @@ export const AugmentConfig = Type.Object(
     shear: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     scale: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     translate: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    elastic: Type.Optional(
+      Type.Object(
+        {
+          magnitude: Type.Number({ minimum: 0, description: 'largest control-point offset, pixels at 105x105' }),
+          controlPoints: Type.Integer({ minimum: 2, default: 4, description: 'control points per side' }),
+          probability: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'chance an image is warped' }),
+        },
+        { ...Strict, description: 'smooth random warp on top of the affine distortion (Simard et al. 2003)' },
+      ),
+    ),
   },
   Strict,
 );

@@ -171,3 +171,72 @@ describe('expandRotations()', () => {
     expect(Array.from(set.imageData(3))).toEqual([20, 0, 30, 10]);
   });
 });
+
+describe('elastic distortion', () => {
+  const g = 4;
+  /** Offsets of one image where every control point moves by (dx, dy) in [-1, 1] units. */
+  const uniformOffsets = (dx: number, dy: number) =>
+    Float32Array.from({ length: 2 * g * g }, (_, i) => (i < g * g ? dx : dy));
+
+  it('moves the image by a uniform offset exactly as the equal translation does', () => {
+    const image = dot(20, 20);
+    // Sampling from p + d moves the content by -d: 3 pixels right is d = -3 * 2 / SIZE.
+    const warped = tidy(() =>
+      applyAffine(image, [IDENTITY_AFFINE], {
+        elastic: { offsets: uniformOffsets((-3 * 2) / SIZE, 0), controlPoints: g },
+      }),
+    );
+    const shifted = transformed(image, { translateX: 3 });
+    const a = warped.toArray();
+    shifted.toArray().forEach((v, i) => expect(a[i]).toBeCloseTo(v, 5));
+    expect(moments(warped).x).toBeCloseTo(23, 4);
+  });
+
+  it('bends one part of an image and not another when the control points differ', () => {
+    // Only the top-left control point moves: a dot at the top left moves, one at the bottom right stays.
+    const offsets = new Float32Array(2 * g * g);
+    offsets[0] = (-2 * 2) / SIZE;
+    const field = { offsets, controlPoints: g };
+    const topLeft = moments(tidy(() => applyAffine(dot(3, 3), [IDENTITY_AFFINE], { elastic: field })));
+    const bottomRight = moments(tidy(() => applyAffine(dot(37, 37), [IDENTITY_AFFINE], { elastic: field })));
+    expect(topLeft.x).toBeGreaterThan(4);
+    expect(bottomRight.x).toBeCloseTo(37, 5);
+    expect(bottomRight.y).toBeCloseTo(37, 5);
+  });
+
+  it('draws offsets within ±magnitude, reproducibly, and leaves the affine draws unchanged', () => {
+    const plain = new RandomAffine();
+    const elastic = new RandomAffine({ elastic: { magnitude: 5, controlPoints: g, probability: 1 } });
+    const offsets = elastic.sampleElastic(new Rng(9), 50)!;
+    const unit = (2 * 5) / 105;
+    expect(Math.max(...offsets.map(Math.abs))).toBeLessThanOrEqual(unit);
+    expect(Math.max(...offsets.map(Math.abs))).toBeGreaterThan(0.9 * unit);
+    expect(elastic.sampleElastic(new Rng(9), 50)).toEqual(offsets);
+    expect(plain.sampleElastic(new Rng(9), 50)).toBeNull();
+    expect(elastic.sample(new Rng(3), 10, 28)).toEqual(plain.sample(new Rng(3), 10, 28));
+    const x = tidy(() => dot(20, 20).repeat(8, 1, 1, 1));
+    const a = tidy(() => elastic.apply(x, new Rng(4)));
+    expect(tidy(() => elastic.apply(x, new Rng(4))).toArray()).toEqual(a.toArray());
+    expect(tidy(() => plain.apply(x, new Rng(4))).toArray()).not.toEqual(a.toArray());
+  });
+
+  it('skips about 1 - probability of the images', () => {
+    const offsets = new RandomAffine({ elastic: { magnitude: 3, probability: 0.25 } }).sampleElastic(new Rng(1), 2000)!;
+    let warped = 0;
+    for (let i = 0; i < 2000; i++) if (offsets.subarray(i * 32, (i + 1) * 32).some((v) => v !== 0)) warped += 1;
+    expect(warped / 2000).toBeGreaterThan(0.22);
+    expect(warped / 2000).toBeLessThan(0.28);
+  });
+
+  it('refuses a bad setting with what is wrong', () => {
+    expect(() => new RandomAffine({ elastic: { magnitude: -1 } })).toThrow(
+      /elastic.magnitude must be a number of pixels >= 0/,
+    );
+    expect(() => new RandomAffine({ elastic: { magnitude: 1, controlPoints: 1 } })).toThrow(
+      /controlPoints must be an integer >= 2/,
+    );
+    expect(() => new RandomAffine({ elastic: { magnitude: 1, probability: 2 } })).toThrow(
+      /probability must be in \[0, 1\]/,
+    );
+  });
+});
