@@ -137,8 +137,12 @@ export const AugmentConfig = Type.Object(
       Type.Object(
         {
           magnitude: Type.Number({ minimum: 0, description: 'largest control-point offset, pixels at 105x105' }),
-          controlPoints: Type.Integer({ minimum: 2, default: 4, description: 'control points per side' }),
-          probability: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'chance an image is warped' }),
+          controlPoints: Type.Optional(
+            Type.Integer({ minimum: 2, description: 'control points per side (default 4)' }),
+          ),
+          probability: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 1, description: 'chance an image is warped (default 0.5)' }),
+          ),
         },
         { ...Strict, description: 'smooth random warp on top of the affine distortion (Simard et al. 2003)' },
       ),
@@ -274,6 +278,12 @@ function explain(schema: TSchema, value: unknown, prefix: string): string[] {
       } else {
         lines.push(...explain(variants[index]!, Value.Default(variants[index]!, Value.Clone(error.value)), path));
       }
+      continue;
+    }
+    // An optional section (an object or null): explain through the object.
+    const objects = variants?.filter((v) => (v as { type?: string }).type !== 'null') ?? [];
+    if (variants !== undefined && objects.length === 1 && error.value !== null && typeof error.value === 'object') {
+      lines.push(...explain(objects[0]!, Value.Default(objects[0]!, Value.Clone(error.value)), path));
       continue;
     }
     const got =

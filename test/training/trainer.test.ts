@@ -76,6 +76,17 @@ describe('validateConfig()', () => {
       '/loss/kind: must be one of "prototypical", "koch-bce", "triplet", "contrastive" (got "quadruplet")',
     );
   });
+
+  it('takes an elastic warp in the augmentation and names a wrong setting in it', () => {
+    const config = smallConfig({ augment: { probability: 0.5, elastic: { magnitude: 10 } } });
+    expect(config.augment?.elastic).toEqual({ magnitude: 10 });
+    expect(() => smallConfig({ augment: { probability: 0.5, elastic: { magnitude: 10, controlPoints: 1 } } })).toThrow(
+      '/augment/elastic/controlPoints: Expected integer to be greater or equal to 2 (got 1)',
+    );
+    expect(() => smallConfig({ augment: { probability: 2 } })).toThrow(
+      '/augment/probability: Expected number to be less or equal to 1 (got 2)',
+    );
+  });
 });
 
 describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot', () => {
