@@ -264,6 +264,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     augmentRng: augmentRng.getState(),
     configHash,
   };
+  const bestSoFar = () =>
+    `best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}`;
   if (options.resume) {
     progress = loadCheckpoint(checkpointPath, model, optimization.optimizer);
     if (progress.configHash !== configHash) {
@@ -276,9 +278,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     augmentRng.setState(progress.augmentRng);
     optimization.seek(progress.step);
     metrics.truncateAfter(progress.step);
-    log(
-      `resumed at step ${progress.step} (best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep})`,
-    );
+    log(`resumed at step ${progress.step}${validation ? ` (${bestSoFar()})` : ''}`);
   }
   writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
@@ -426,7 +426,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   );
   const seconds = elapsed();
   log(
-    `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`,
+    `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; ${validation ? bestSoFar() : "no validation set, so the model is the last step's"}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`,
   );
   return {
     steps: progress.step,

@@ -141,13 +141,15 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
     120_000,
   );
 
-  it('resumes exactly: 3 + 3 steps equal 6 uninterrupted steps', async () => {
+  it('resumes exactly, elastic warps included: 3 + 3 steps equal 6 uninterrupted steps', async () => {
     const config = smallConfig({
       training: { ...smallConfig().training, steps: 6, checkpointEvery: 3, validateEvery: 100 },
-      augment: { probability: 0.5 },
+      augment: { probability: 0.5, elastic: { magnitude: 10 } },
     });
     const straight = tmp();
-    await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: () => {} });
+    const lines: string[] = [];
+    await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: (l) => lines.push(l) });
+    expect(lines.at(-1)).toMatch(/^finished at step 6 .*no validation set, so the model is the last step's/);
     const split = tmp();
     const half = { ...config, training: { ...config.training, steps: 3 } };
     await train({ config: half, outDir: split, data: { train: trainSet, validation: null }, log: () => {} });
