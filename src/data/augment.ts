@@ -307,12 +307,7 @@ function elasticField(elastic: { offsets: Float32Array; controlPoints: number },
     );
   const coarse = tensor(elastic.offsets, { shape: [batch, 2, g, g] });
   // Sampling the coarse grid with corners aligned puts its outer control points on the image corners.
-  const identity = tensor(
-    new Float32Array(batch * 6).map((_, i) => (i % 6 === 0 || i % 6 === 4 ? 1 : 0)),
-    {
-      shape: [batch, 2, 3],
-    },
-  );
+  const identity = tensor(Float32Array.of(1, 0, 0, 0, 1, 0), { shape: [1, 2, 3] }).expand(batch, 2, 3);
   const at = affineGrid(identity, [batch, 2, size, size], true);
   return gridSample(coarse, at, { mode: 'bilinear', paddingMode: 'border', alignCorners: true }).permute(0, 2, 3, 1);
 }

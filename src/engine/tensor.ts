@@ -820,9 +820,12 @@ export function tensor(
       t = converted;
     }
   } else {
-    const shape = inferShape(data);
+    const inferred = inferShape(data);
     const flat: number[] = [];
-    flattenNested(data, shape, 0, flat);
+    flattenNested(data, inferred, 0, flat);
+    const shape = options.shape === undefined ? inferred : checkSizes('tensor', options.shape);
+    if (options.shape !== undefined && shape.reduce((a, b) => a * b, 1) !== flat.length)
+      throw new ShapeError(`tensor(): shape [${shape.join(', ')}] does not hold the ${flat.length} values given`);
     const allBool = flat.length > 0 && isAllBoolean(data);
     const dtype =
       options.dtype ?? (allBool ? 'bool' : flat.every(Number.isInteger) && flat.length > 0 ? 'int64' : 'float32');

@@ -45,6 +45,20 @@ describe('tensor()', () => {
     expect(tensor(3.5).item()).toBe(3.5);
   });
 
+  it('honours a shape given with a plain array, and says when it does not fit', () => {
+    const t = tensor([1, 0, 0, 0, 1, 0], { shape: [1, 2, 3], dtype: 'float32' });
+    expect(t.shape).toEqual([1, 2, 3]);
+    expect(t.tolist()).toEqual([
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+    ]);
+    expect(() => tensor([1, 2, 3], { shape: [2, 2] })).toThrow(
+      'tensor(): shape [2, 2] does not hold the 3 values given',
+    );
+  });
+
   it('round-trips every dtype through TypedArrays', () => {
     expect(tensor(new Float32Array([1.5, -2])).data()).toEqual(new Float32Array([1.5, -2]));
     expect(tensor(new Float64Array([1e-300, 3])).data()).toEqual(new Float64Array([1e-300, 3]));
