@@ -3,7 +3,7 @@
 import { ArgumentError } from '../errors.js';
 import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import { tidy } from '../engine/scope.js';
-import { affineGrid, gridSample } from '../nn/functional.js';
+import { affineGrid, gridSample, interpolate } from '../nn/functional.js';
 import { ImageSet } from './dataset.js';
 import type { Rng } from './random.js';
 
@@ -306,10 +306,8 @@ function elasticField(elastic: { offsets: Float32Array; controlPoints: number },
       `applyAffine: elastic offsets hold ${elastic.offsets.length} numbers; expected ${batch * 2 * g * g}`,
     );
   const coarse = tensor(elastic.offsets, { shape: [batch, 2, g, g] });
-  // Sampling the coarse grid with corners aligned puts its outer control points on the image corners.
-  const identity = tensor(Float32Array.of(1, 0, 0, 0, 1, 0), { shape: [1, 2, 3] }).expand(batch, 2, 3);
-  const at = affineGrid(identity, [batch, 2, size, size], true);
-  return gridSample(coarse, at, { mode: 'bilinear', paddingMode: 'border', alignCorners: true }).permute(0, 2, 3, 1);
+  // Corners aligned: the outer control points sit on the image corners.
+  return interpolate(coarse, { size, mode: 'bilinear', alignCorners: true }).permute(0, 2, 3, 1);
 }
 
 /**
