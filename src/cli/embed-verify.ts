@@ -1,8 +1,9 @@
 // `twinshot embed` and `twinshot verify`: a model as a feature extractor and as a same/different judge.
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import type { Preprocessing } from '../data/image.js';
 
-async function loadImages(files: string[], preprocessing: { size: number; invert: boolean }) {
+async function loadImages(files: string[], preprocessing: Preprocessing) {
   const { decodeImage } = await import('../data/image.js');
   const { TwinshotError } = await import('../errors.js');
   return Promise.all(

@@ -14,6 +14,8 @@ export interface LoadOptions {
   size?: number;
   /** Store ink as 255 on 0 (default true for Omniglot, false for other sources). */
   invert?: boolean;
+  /** 'ink' crops each picture to the square around its strokes before resizing (default 'image'). */
+  frame?: 'image' | 'ink';
   /** false: no cache; a string: this cache folder; default: {@link defaultCacheDir}. */
   cache?: boolean | string;
   /** Receives one message per problem that did not stop the load (default: console.warn). */
@@ -63,7 +65,12 @@ export function checkPreprocessing(options: LoadOptions, defaults: Preprocessing
   if (!Number.isInteger(size) || size < 1 || size > 4096) {
     throw new TwinshotError('ERR_ARGUMENT', `size must be an integer number of pixels in [1, 4096]; got ${size}`);
   }
-  return { size, invert: options.invert ?? defaults.invert };
+  const frame = options.frame ?? 'image';
+  if (frame !== 'image' && frame !== 'ink') {
+    throw new TwinshotError('ERR_ARGUMENT', `frame must be 'image' or 'ink'; got ${String(frame)}`);
+  }
+  // 'image' is left out of the record so that caches and model cards from before framing still match.
+  return frame === 'ink' ? { size, invert: options.invert ?? defaults.invert, frame } : { size, invert: options.invert ?? defaults.invert };
 }
 
 /**

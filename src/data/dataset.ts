@@ -3,7 +3,7 @@
 import { TwinshotError, ArgumentError } from '../errors.js';
 import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import { keep, tidy } from '../engine/scope.js';
-import type { Preprocessing } from './image.js';
+import { samePreprocessing, type Preprocessing } from './image.js';
 
 /** A file that was left out of a set because it could not be read or decoded. */
 export interface SkippedFile {
@@ -335,12 +335,9 @@ export function concatImageSets(sets: readonly ImageSet[]): ImageSet {
   if (sets.length === 0) throw new ArgumentError('concatImageSets(): give at least one set');
   const first = sets[0]!;
   for (const set of sets) {
-    if (
-      set.preprocessing.size !== first.preprocessing.size ||
-      set.preprocessing.invert !== first.preprocessing.invert
-    ) {
+    if (!samePreprocessing(set.preprocessing, first.preprocessing)) {
       throw datasetError(
-        `cannot join ${set.source} (${JSON.stringify(set.preprocessing)}) with ${first.source} (${JSON.stringify(first.preprocessing)}): load both with the same size and invert`,
+        `cannot join ${set.source} (${JSON.stringify(set.preprocessing)}) with ${first.source} (${JSON.stringify(first.preprocessing)}): load both with the same size, invert and frame`,
       );
     }
   }

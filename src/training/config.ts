@@ -23,6 +23,10 @@ export const DataConfig = Type.Object(
     ),
     size: Count('side of the square input images, in pixels', 8),
     invert: Type.Boolean({ default: true, description: 'bright ink on black (Omniglot strokes become 255)' }),
+    frame: Type.Union([Type.Literal('image'), Type.Literal('ink')], {
+      default: 'image',
+      description: "'ink' crops each image to the square around its strokes before resizing",
+    }),
     validationGroups: Type.Integer({
       minimum: 0,
       default: 5,

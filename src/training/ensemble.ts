@@ -1,6 +1,7 @@
 // Builds an ensemble model folder from trained embedding-network folders, and measures it on the
 // members' held-out validation alphabets (never on evaluation data).
 import { TwinshotError } from '../errors.js';
+import { samePreprocessing } from '../data/image.js';
 import { evaluateOneShot, type OneShotResult } from '../evaluation/one-shot.js';
 import { EmbeddingNet } from '../models/embedding-net.js';
 import { EnsembleNet } from '../models/ensemble.js';
@@ -35,13 +36,10 @@ export async function buildEnsemble(
         `${memberDirs[i]} is a ${m.card.architecture.kind} model; ensembles combine embedding networks`,
       );
     }
-    if (
-      m.card.preprocessing.size !== first.card.preprocessing.size ||
-      m.card.preprocessing.invert !== first.card.preprocessing.invert
-    ) {
+    if (!samePreprocessing(m.card.preprocessing, first.card.preprocessing)) {
       throw new TwinshotError(
         'ERR_MODEL',
-        `${memberDirs[i]} preprocesses images differently from ${memberDirs[0]}; ensemble members must share input size and inversion`,
+        `${memberDirs[i]} preprocesses images differently from ${memberDirs[0]}; ensemble members must share input size, inversion and framing`,
       );
     }
     // The ensemble is measured on the first member's held-out groups; another member must not have trained on them.

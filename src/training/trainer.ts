@@ -78,7 +78,7 @@ export async function loadTrainingData(
 ): Promise<{ train: ImageSet; validation: ImageSet | null; full: ImageSet }> {
   const d = config.data;
   const source = dataPath ?? d.path;
-  const common = { size: d.size, invert: d.invert };
+  const common = { size: d.size, invert: d.invert, frame: d.frame };
   let full: ImageSet;
   if (d.source === 'omniglot') {
     full = await loadOmniglot({ ...common, source, split: 'background' });
@@ -343,7 +343,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       version: 1,
       name: config.name,
       architecture: config.model,
-      preprocessing: { size: config.data.size, invert: config.data.invert },
+      preprocessing: loadedData.train.preprocessing,
       verification: { threshold: calibration.threshold, scale: calibration.scale },
       inference: inference.settings,
       training: {

@@ -69,4 +69,14 @@ describe('ModelEmbedder', () => {
     fs.writeFileSync(path.join(broken, 'config.json'), '{"format":"something-else"}');
     await expect(ModelEmbedder.open(broken)).rejects.toThrow(/not a twinshot model config/);
   }, 60_000);
+
+  it('refuses a model whose images are framed in a way this version does not know', () => {
+    const dir = tinyModelFolder('none');
+    const file = path.join(dir, 'config.json');
+    const card = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...card, preprocessing: { size: 28, invert: true, frame: 'ink' } }));
+    expect(loadModelFolder(dir).card.preprocessing.frame).toBe('ink');
+    fs.writeFileSync(file, JSON.stringify({ ...card, preprocessing: { size: 28, invert: true, frame: 'crop' } }));
+    expect(() => loadModelFolder(dir)).toThrow(/preprocessing\.frame is "crop"; this version of twinshot knows 'image' and 'ink'/);
+  });
 });

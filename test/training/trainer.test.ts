@@ -77,6 +77,12 @@ describe('validateConfig()', () => {
     );
   });
 
+  it("frames images by their ink only when asked, and refuses another framing", () => {
+    expect(smallConfig({ data: { size: 28, frame: 'ink' } }).data.frame).toBe('ink');
+    expect(smallConfig().data.frame).toBe('image');
+    expect(() => smallConfig({ data: { size: 28, frame: 'crop' } })).toThrow(/\/data\/frame/);
+  });
+
   it('takes an elastic warp in the augmentation and names a wrong setting in it', () => {
     const config = smallConfig({ augment: { probability: 0.5, elastic: { magnitude: 10 } } });
     expect(config.augment?.elastic).toEqual({ magnitude: 10 });
