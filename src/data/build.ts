@@ -70,7 +70,9 @@ export function checkPreprocessing(options: LoadOptions, defaults: Preprocessing
     throw new TwinshotError('ERR_ARGUMENT', `frame must be 'image' or 'ink'; got ${String(frame)}`);
   }
   // 'image' is left out of the record so that caches and model cards from before framing still match.
-  return frame === 'ink' ? { size, invert: options.invert ?? defaults.invert, frame } : { size, invert: options.invert ?? defaults.invert };
+  return frame === 'ink'
+    ? { size, invert: options.invert ?? defaults.invert, frame }
+    : { size, invert: options.invert ?? defaults.invert };
 }
 
 /**

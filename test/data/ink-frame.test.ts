@@ -17,7 +17,8 @@ function page(width: number, height: number, x0: number, x1: number, y0: number,
 /** A square outline of side `side` and stroke `stroke` at (x, y) on a `size` page. */
 function outline(size: number, x: number, y: number, side: number, stroke: number): Uint8Array {
   const gray = page(size, size, x, x + side, y, y + side);
-  for (let r = y + stroke; r < y + side - stroke; r++) gray.fill(255, r * size + x + stroke, r * size + x + side - stroke);
+  for (let r = y + stroke; r < y + side - stroke; r++)
+    gray.fill(255, r * size + x + stroke, r * size + x + side - stroke);
   return gray;
 }
 
