@@ -2,7 +2,7 @@
 // examples, identify new images against them, verify pairs, and export or import their vectors.
 import { TwinshotError } from '../errors.js';
 import { decodeImage } from '../data/image.js';
-import { vectorDistance, type Embedder, type SearchMetric } from '../models/embedder.js';
+import { embedderId, vectorDistance, type Embedder, type SearchMetric } from '../models/embedder.js';
 import type { ClassSummary, GalleryRecord, GalleryStore, MatchMode, NewExample } from './types.js';
 
 /** An encoded image file (PNG, JPEG, WebP, GIF), or pixels already decoded for the embedder. */
@@ -195,7 +195,8 @@ export class Recognizer {
    * @throws TwinshotError ERR_CONFLICT when it exists for another model
    */
   async createGallery(name: string): Promise<{ gallery: Gallery; created: boolean }> {
-    const { name: model, dim, metric } = this.embedder.info;
+    const { dim, metric } = this.embedder.info;
+    const model = embedderId(this.embedder.info);
     const { gallery, created } = await this.store.createGallery({ name: checkGalleryName(name), model, dim, metric });
     return { gallery: new Gallery(this, gallery.name), created };
   }
@@ -213,7 +214,8 @@ export class Recognizer {
 
   /** @throws TwinshotError ERR_CONFLICT when the gallery's vectors were made by another model */
   checkCompatible(record: Pick<GalleryRecord, 'name' | 'model' | 'dim' | 'metric'>): void {
-    const { name, dim, metric } = this.embedder.info;
+    const { dim, metric } = this.embedder.info;
+    const name = embedderId(this.embedder.info);
     if (record.model !== name || record.dim !== dim || record.metric !== metric) {
       throw new TwinshotError(
         'ERR_CONFLICT',

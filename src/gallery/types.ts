@@ -5,7 +5,7 @@ import type { SearchMetric } from '../models/embedder.js';
 /** One gallery: a named set of labelled vectors, all from one model. */
 export interface GalleryRecord {
   name: string;
-  /** Name of the model that made the vectors (EmbedderInfo.name); other models' vectors do not compare. */
+  /** Name of the model that made the vectors (embedderId: name and weights digest); other models' vectors do not compare. */
   model: string;
   dim: number;
   metric: SearchMetric;

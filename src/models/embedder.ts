@@ -8,6 +8,12 @@ export type SearchMetric = 'l2' | 'cosine' | 'l1';
 export interface EmbedderInfo {
   /** Model name (its folder name), e.g. 'omniglot-fast'. */
   name: string;
+  /**
+   * What galleries are bound to (default: `name`). Trained models add a digest of their weights,
+   * e.g. 'omniglot-fast@3f2a9c01d4e7', so that vectors stored with one release of a model are never
+   * searched with another release of the same name.
+   */
+  id?: string;
   /** Length of every embedding vector. */
   dim: number;
   metric: SearchMetric;
@@ -24,6 +30,11 @@ export interface Embedder {
   confidence(distance: number): number;
   /** Releases threads and native memory. */
   close(): Promise<void>;
+}
+
+/** The identity galleries record for vectors made by this embedder. */
+export function embedderId(info: EmbedderInfo): string {
+  return info.id ?? info.name;
 }
 
 /** Distance between two vectors under a metric (cosine distance is 1 - cosine similarity). */

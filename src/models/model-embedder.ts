@@ -1,5 +1,7 @@
 // ModelEmbedder: a trained model folder as an Embedder for the gallery and the service. The network
 // runs in a worker thread (its own libtorch threads), so requests never block the event loop.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,11 +30,12 @@ export class ModelEmbedder implements Embedder {
   #nextId = 1;
   #closed = false;
 
-  private constructor(worker: Worker, card: ModelCard, dim: number, metric: SearchMetric) {
+  private constructor(worker: Worker, card: ModelCard, dim: number, metric: SearchMetric, weightsDigest: string) {
     this.#worker = worker;
     this.card = card;
     this.info = {
       name: card.name,
+      id: `${card.name}@${weightsDigest}`,
       dim,
       metric,
       preprocessing: card.preprocessing,
@@ -48,6 +51,7 @@ export class ModelEmbedder implements Embedder {
     const isSource = import.meta.url.endsWith('.ts');
     const entry = new URL(isSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url);
     const workerData = { dir, threads: options.threads };
+    const weightsDigest = await digestOf(path.join(dir, 'model.safetensors'));
     // Run from TypeScript sources (tests, tsx), the worker first registers tsx's loader.
     const worker = isSource
       ? new Worker(
@@ -66,7 +70,7 @@ export class ModelEmbedder implements Embedder {
       await worker.terminate();
       throw error;
     });
-    return new ModelEmbedder(worker, ready.card, ready.dim, ready.metric);
+    return new ModelEmbedder(worker, ready.card, ready.dim, ready.metric, weightsDigest);
   }
 
   embed(images: readonly Uint8Array[]): Promise<Float32Array[]> {
@@ -114,5 +118,14 @@ export class ModelEmbedder implements Embedder {
   #failAll(error: Error): void {
     for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+  }
+}
+
+/** The first 12 hex digits of a file's SHA-256 ('unreadable' when it cannot be read: the worker reports why). */
+async function digestOf(file: string): Promise<string> {
+  try {
+    return createHash('sha256').update(await fs.promises.readFile(file)).digest('hex').slice(0, 12);
+  } catch {
+    return 'unreadable';
   }
 }

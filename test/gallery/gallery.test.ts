@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recognizer, type Gallery, type GalleryExport } from '../../src/gallery/gallery.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
+import type { Embedder } from '../../src/models/embedder.js';
 import { isTwinshotError } from '../../src/errors.js';
 import { PG_SKIP_REASON, PG_URL, STORE_CASES, SYMBOLS, drawSymbol, type SymbolKind } from './helpers.js';
 
@@ -178,6 +179,24 @@ describe.each(STORE_CASES)('Gallery on $name', (storeCase) => {
       expect(await codeOf(other.gallery('omni'))).toBe('ERR_CONFLICT');
       expect(await codeOf(other.createGallery('omni'))).toBe('ERR_CONFLICT');
       expect(await codeOf(recognizer.gallery('../etc'))).toBe('ERR_ARGUMENT');
+    });
+
+    it('tells a retrained release of the same model (same name, other weights) from the one that stored the vectors', async () => {
+      const base = new PixelEmbedder();
+      const retrained: Embedder = {
+        info: { ...base.info, id: 'pixels-16@0123456789ab' },
+        embed: (images) => base.embed(images),
+        confidence: (distance) => base.confidence(distance),
+        close: () => base.close(),
+      };
+      const newer = new Recognizer(handle.store, retrained);
+      await expect(newer.gallery('omni')).rejects.toThrow(
+        "gallery 'omni' holds vectors of model 'pixels-16' (256-d, l2); this recognizer embeds with 'pixels-16@0123456789ab'",
+      );
+      // Its own galleries record the full identity.
+      const { gallery: own } = await newer.createGallery('retrained');
+      expect((await own.info()).model).toBe('pixels-16@0123456789ab');
+      await newer.deleteGallery('retrained');
     });
 
     it('deletes galleries', async () => {

@@ -9,8 +9,8 @@ import { ModelEmbedder } from '../../src/models/model-embedder.js';
 import { loadEmbedder } from '../../src/service/load-embedder.js';
 import { expectClose } from '../helpers/assert.js';
 
-function tinyModelFolder(centering: 'none' | 'train-mean'): string {
-  manualSeed(4);
+function tinyModelFolder(centering: 'none' | 'train-mean', seed = 4): string {
+  manualSeed(seed);
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-embedder-')), 'tiny');
   const model = new EmbeddingNet({ backbone: 'conv', channels: [8, 8], inputSize: 28 });
   saveModelFolder(dir, model, {
@@ -59,6 +59,18 @@ describe('ModelEmbedder', () => {
       await expect(embedder.embed(images(1))).rejects.toThrow(/closed/);
     }, 60_000);
   }
+
+  it('is identified by name and a digest of its weights, so a retrained release is told apart', async () => {
+    const ids: string[] = [];
+    for (const seed of [4, 4, 5]) {
+      const embedder = await ModelEmbedder.open(tinyModelFolder('none', seed));
+      ids.push(embedder.info.id!);
+      await embedder.close();
+    }
+    expect(ids[0]).toMatch(/^tiny@[0-9a-f]{12}$/);
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
+  }, 60_000);
 
   it('is what loadEmbedder returns for a model folder, with a clear error for anything else', async () => {
     const embedder = await loadEmbedder(tinyModelFolder('none'));
