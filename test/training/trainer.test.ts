@@ -77,7 +77,7 @@ describe('validateConfig()', () => {
     );
   });
 
-  it("frames images by their ink only when asked, and refuses another framing", () => {
+  it('frames images by their ink only when asked, and refuses another framing', () => {
     expect(smallConfig({ data: { size: 28, frame: 'ink' } }).data.frame).toBe('ink');
     expect(smallConfig().data.frame).toBe('image');
     expect(() => smallConfig({ data: { size: 28, frame: 'crop' } })).toThrow(/\/data\/frame/);
