@@ -79,7 +79,7 @@ describe('twinshot gallery', () => {
       { label: 'cross', examples: 1 },
     ]);
     expect(await twinshot('gallery', 'list', '--store', store)).toMatch(
-      /shapes\s+2 classes, 2 examples {2}\([\w-]+, \d+-d l2\)/, // the default model: the shipped one, or pixels-16
+      /shapes\s+2 classes, 2 examples {2}\((omniglot-fast@[0-9a-f]{12}|pixels-16), \d+-d l2\)/, // the default model: the shipped one, or pixels-16
     );
 
     const exportFile = path.join(dir, 'shapes.json');
