@@ -67,7 +67,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const seed = options.seed ?? 0;
   const way = options.way ?? 20;
   const shot = options.shot ?? 1;
-  const base = { model, seed };
+  const base = { model, seed, views: loaded.inference.settings.views ?? 1 };
 
   if (options.protocol === 'runs') {
     if (!options.runs)

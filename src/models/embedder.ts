@@ -9,9 +9,9 @@ export interface EmbedderInfo {
   /** Model name (its folder name), e.g. 'omniglot-fast'. */
   name: string;
   /**
-   * What galleries are bound to (default: `name`). Trained models add a digest of their weights,
-   * e.g. 'omniglot-fast@3f2a9c01d4e7', so that vectors stored with one release of a model are never
-   * searched with another release of the same name.
+   * What galleries are bound to (default: `name`). Trained models add a digest of their weights
+   * (and of their inference settings when not the defaults), e.g. 'omniglot-fast@3f2a9c01d4e7', so
+   * that vectors stored with one release of a model are never searched with another of the same name.
    */
   id?: string;
   /** Length of every embedding vector. */

@@ -8,6 +8,7 @@ import * as F from '../nn/functional.js';
 import type { SearchMetric } from './embedder.js';
 import { EmbeddingNet } from './embedding-net.js';
 import { Koch2015 } from './koch2015.js';
+import { ArgumentError } from '../errors.js';
 import type { TwinModel } from './twin-model.js';
 
 export interface InferenceSettings {
@@ -47,6 +48,9 @@ export class InferenceModel {
     readonly model: TwinModel,
     readonly settings: InferenceSettings = { centering: 'none' },
   ) {
+    const views = settings.views ?? 1;
+    if (!(Number.isInteger(views) && views >= 1 && views <= MAX_VIEWS))
+      throw new ArgumentError(`test-time views must be a whole number from 1 to ${MAX_VIEWS}; got ${views}`);
     this.#mean = settings.centering === 'train-mean' && settings.mean ? tensor(Float32Array.from(settings.mean), { shape: [1, settings.mean.length] }) : null;
     if (model instanceof Koch2015) {
       // logit = sum_j alpha_j |h1_j - h2_j| + b: with alpha_j <= 0 this is b minus an L1 distance of
@@ -70,7 +74,7 @@ export class InferenceModel {
 
   /** The network's embedding, averaged over the test-time views. */
   private embedViews(images: Tensor): Tensor {
-    const views = Math.min(Math.max(1, this.settings.views ?? 1), MAX_VIEWS);
+    const views = this.settings.views ?? 1;
     if (views === 1) return this.model.embed(images);
     const size = images.shape[3]!;
     const n = images.shape[0]!;

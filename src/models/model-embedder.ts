@@ -30,12 +30,12 @@ export class ModelEmbedder implements Embedder {
   #nextId = 1;
   #closed = false;
 
-  private constructor(worker: Worker, card: ModelCard, dim: number, metric: SearchMetric, weightsDigest: string) {
+  private constructor(worker: Worker, card: ModelCard, dim: number, metric: SearchMetric, digest: string) {
     this.#worker = worker;
     this.card = card;
     this.info = {
       name: card.name,
-      id: `${card.name}@${weightsDigest}`,
+      id: `${card.name}@${digest}`,
       dim,
       metric,
       preprocessing: card.preprocessing,
@@ -51,7 +51,8 @@ export class ModelEmbedder implements Embedder {
     const isSource = import.meta.url.endsWith('.ts');
     const entry = new URL(isSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url);
     const workerData = { dir, threads: options.threads };
-    const weightsDigest = await digestOf(path.join(dir, 'model.safetensors'));
+    // Unreadable weights are reported by the worker, which fails to load them.
+    const weights = await fs.promises.readFile(path.join(dir, 'model.safetensors')).catch(() => null);
     // Run from TypeScript sources (tests, tsx), the worker first registers tsx's loader.
     const worker = isSource
       ? new Worker(
@@ -70,7 +71,7 @@ export class ModelEmbedder implements Embedder {
       await worker.terminate();
       throw error;
     });
-    return new ModelEmbedder(worker, ready.card, ready.dim, ready.metric, weightsDigest);
+    return new ModelEmbedder(worker, ready.card, ready.dim, ready.metric, modelDigest(weights, ready.card));
   }
 
   embed(images: readonly Uint8Array[]): Promise<Float32Array[]> {
@@ -121,11 +122,14 @@ export class ModelEmbedder implements Embedder {
   }
 }
 
-/** The first 12 hex digits of a file's SHA-256 ('unreadable' when it cannot be read: the worker reports why). */
-async function digestOf(file: string): Promise<string> {
-  try {
-    return createHash('sha256').update(await fs.promises.readFile(file)).digest('hex').slice(0, 12);
-  } catch {
-    return 'unreadable';
-  }
+/**
+ * The first 12 hex digits of the SHA-256 of the weights, and of the inference settings when they
+ * are not the defaults: test-time views or centering change the vectors as much as the weights do.
+ */
+export function modelDigest(weights: Uint8Array | null, card: Pick<ModelCard, 'inference'>): string {
+  if (weights === null) return 'unreadable';
+  const hash = createHash('sha256').update(weights);
+  const { centering, views = 1 } = card.inference;
+  if (centering !== 'none' || views !== 1) hash.update(JSON.stringify(card.inference));
+  return hash.digest('hex').slice(0, 12);
 }

@@ -6,7 +6,7 @@ import { evaluateOneShot, type OneShotResult } from '../evaluation/one-shot.js';
 import { EmbeddingNet } from '../models/embedding-net.js';
 import { EnsembleNet } from '../models/ensemble.js';
 import type { ArchitectureConfig } from '../models/factory.js';
-import { InferenceModel } from '../models/inference.js';
+import { InferenceModel, type InferenceSettings } from '../models/inference.js';
 import { loadModelFolder, MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
 import type { EmbeddingModelConfig } from './config.js';
 import type { Static } from '@sinclair/typebox';
@@ -21,7 +21,7 @@ export interface EnsembleResult {
 export async function buildEnsemble(
   memberDirs: readonly string[],
   outDir: string,
-  options: { name?: string; dataPath?: string } = {},
+  options: { name?: string; dataPath?: string; views?: number } = {},
 ): Promise<EnsembleResult> {
   if (memberDirs.length < 2) throw new TwinshotError('ERR_ARGUMENT', 'an ensemble needs at least two model folders');
   const members = memberDirs.map((dir) => loadModelFolder(dir));
@@ -61,7 +61,10 @@ export async function buildEnsemble(
   const { validation } = await loadTrainingData(config, options.dataPath);
   if (!validation)
     throw new TwinshotError('ERR_MODEL', 'the members were trained without held-out validation alphabets');
-  const inference = new InferenceModel(ensemble);
+  // Test-time views are part of the model: validation, calibration and every later use average them.
+  const settings: InferenceSettings =
+    (options.views ?? 1) > 1 ? { centering: 'none', views: options.views } : { centering: 'none' };
+  const inference = new InferenceModel(ensemble, settings);
   const trials = validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100);
   const result = evaluateOneShot(inference, validation, trials);
   const verification = calibrateOnPairs(inference, validation, 2000, config.seed + 3);
@@ -76,7 +79,7 @@ export async function buildEnsemble(
     architecture,
     preprocessing: first.card.preprocessing,
     verification: verification.calibration,
-    inference: { centering: 'none' },
+    inference: settings,
     training: {
       config,
       steps: members.reduce((s, m) => s + (m.card.training?.steps ?? 0), 0),

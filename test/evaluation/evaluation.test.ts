@@ -190,7 +190,7 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
       inference: { centering: 'none' },
       metrics: {},
     });
-    const run = async () => {
+    const run = async (...extra: string[]) => {
       const lines: string[] = [];
       const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
       try {
@@ -209,6 +209,7 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
           '--seed',
           '2',
           '--json',
+          ...extra,
         ]);
       } finally {
         spy.mockRestore();
@@ -216,10 +217,19 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
       return JSON.parse(lines.at(-1)!);
     };
     const first = await run();
-    expect(first).toMatchObject({ protocol: 'within-alphabet', model: 'tiny', way: 5, shot: 1, trials: 40, seed: 2 });
+    expect(first).toMatchObject({
+      protocol: 'within-alphabet',
+      model: 'tiny',
+      way: 5,
+      shot: 1,
+      trials: 40,
+      seed: 2,
+      views: 1,
+    });
     expect(first.accuracy).toBeGreaterThanOrEqual(0);
     expect(first.ci95).toHaveLength(2);
     expect(first.ci95[0]).toBeLessThanOrEqual(first.accuracy);
     expect((await run()).accuracy).toBe(first.accuracy);
+    expect(await run('--views', '4')).toMatchObject({ trials: 40, views: 4 });
   }, 60_000);
 });

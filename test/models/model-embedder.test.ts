@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { manualSeed, noGrad, tensor } from '../../src/engine/index.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
 import { loadModelFolder, saveModelFolder, MODEL_FORMAT } from '../../src/models/model-folder.js';
-import { ModelEmbedder } from '../../src/models/model-embedder.js';
+import { ModelEmbedder, modelDigest } from '../../src/models/model-embedder.js';
 import { loadEmbedder } from '../../src/service/load-embedder.js';
 import { expectClose } from '../helpers/assert.js';
 
@@ -71,6 +71,16 @@ describe('ModelEmbedder', () => {
     expect(ids[1]).toBe(ids[0]);
     expect(ids[2]).not.toBe(ids[0]);
   }, 60_000);
+
+  it('digests the inference settings too when they change the vectors (views, centering)', () => {
+    const weights = Uint8Array.from([1, 2, 3]);
+    const plain = modelDigest(weights, { inference: { centering: 'none' } });
+    expect(modelDigest(weights, { inference: { centering: 'none', views: 1 } })).toBe(plain);
+    const fourViews = modelDigest(weights, { inference: { centering: 'none', views: 4 } });
+    const centred = modelDigest(weights, { inference: { centering: 'train-mean', mean: [0.5] } });
+    expect(new Set([plain, fourViews, centred]).size).toBe(3);
+    expect(modelDigest(Uint8Array.from([1, 2, 4]), { inference: { centering: 'none' } })).not.toBe(plain);
+  });
 
   it('is what loadEmbedder returns for a model folder, with a clear error for anything else', async () => {
     const embedder = await loadEmbedder(tinyModelFolder('none'));

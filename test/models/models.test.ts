@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { manualSeed, rand, randn, tidy } from '../../src/engine/index.js';
 import { Koch2015 } from '../../src/models/koch2015.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
+import { InferenceModel } from '../../src/models/inference.js';
+import { applyAffine, IDENTITY_AFFINE } from '../../src/data/augment.js';
 import { expectClose } from '../helpers/assert.js';
 
 describe('Koch2015', () => {
@@ -63,5 +65,24 @@ describe('EmbeddingNet', () => {
     expectClose(net.distanceMatrix(a, b).diagonal(), a.sub(b).norm(2, 1), { atol: 1e-5 });
     expectClose(net.pairLogitMatrix(a, b).diagonal(), net.pairLogits(a, b), { atol: 1e-5 });
     expect(() => new EmbeddingNet({ backbone: 'conv', channels: [8, 8, 8, 8], inputSize: 8 })).toThrow(/too small/);
+  });
+});
+
+describe('InferenceModel test-time views', () => {
+  it('averages the embeddings of the image and its fixed distortions, and refuses a count it has no views for', () => {
+    manualSeed(3);
+    const net = new EmbeddingNet({ backbone: 'conv', channels: [4, 4], inputSize: 28 }).eval();
+    const images = rand([3, 1, 28, 28]);
+    tidy(() => {
+      expectClose(new InferenceModel(net).embed(images), net.embed(images), { atol: 1e-6 });
+      // The second view is a 6-degree rotation (inference.ts VIEWS).
+      const rotated = applyAffine(images, new Array(3).fill({ ...IDENTITY_AFFINE, rotation: 6 }));
+      const expected = net.embed(images).add(net.embed(rotated)).div(2);
+      const twoViews = new InferenceModel(net, { centering: 'none', views: 2 }).embed(images);
+      expectClose(twoViews, expected, { atol: 1e-5 });
+      expect(twoViews.sub(net.embed(images)).abs().max().item()).toBeGreaterThan(1e-4);
+    });
+    for (const views of [0, 2.5, 9])
+      expect(() => new InferenceModel(net, { centering: 'none', views })).toThrow(/whole number from 1 to 8; got/);
   });
 });
