@@ -129,7 +129,7 @@ export class ModelEmbedder implements Embedder {
 export function modelDigest(weights: Uint8Array | null, card: Pick<ModelCard, 'inference'>): string {
   if (weights === null) return 'unreadable';
   const hash = createHash('sha256').update(weights);
-  const { centering, views = 1 } = card.inference;
-  if (centering !== 'none' || views !== 1) hash.update(JSON.stringify(card.inference));
+  const inference = card.inference ?? { centering: 'none' };
+  if (inference.centering !== 'none' || (inference.views ?? 1) !== 1) hash.update(JSON.stringify(inference));
   return hash.digest('hex').slice(0, 12);
 }

@@ -9,7 +9,7 @@ import { loadModule, saveModule } from '../io/safetensors.js';
 import type { TrainConfig } from '../training/config.js';
 import { buildModel, type ArchitectureConfig } from './factory.js';
 import type { TwinModel } from './twin-model.js';
-import { InferenceModel, type InferenceSettings } from './inference.js';
+import { InferenceModel, MAX_VIEWS, type InferenceSettings } from './inference.js';
 
 export const MODEL_FORMAT = 'twinshot-model';
 
@@ -63,6 +63,13 @@ export function readModelCard(dir: string): ModelCard {
     throw new TwinshotError(
       'ERR_MODEL',
       `${file}: preprocessing.frame is ${JSON.stringify(frame)}; this version of twinshot knows 'image' and 'ink' (upgrade twinshot to use this model)`,
+    );
+  }
+  const views: unknown = card.inference?.views;
+  if (views !== undefined && !(Number.isInteger(views) && (views as number) >= 1 && (views as number) <= MAX_VIEWS)) {
+    throw new TwinshotError(
+      'ERR_MODEL',
+      `${file}: inference.views is ${JSON.stringify(views)}; it must be a whole number from 1 to ${MAX_VIEWS}`,
     );
   }
   return card;

@@ -101,4 +101,14 @@ describe('ModelEmbedder', () => {
     fs.writeFileSync(file, JSON.stringify({ ...card, preprocessing: { size: 28, invert: true, frame: 'crop' } }));
     expect(() => loadModelFolder(dir)).toThrow(/preprocessing\.frame is "crop"; this version of twinshot knows 'image' and 'ink'/);
   });
+
+  it('refuses a model asking for more test-time views than there are, naming the file', () => {
+    const dir = tinyModelFolder('none');
+    const file = path.join(dir, 'config.json');
+    const card = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...card, inference: { centering: 'none', views: 4 } }));
+    expect(loadModelFolder(dir).inference.settings.views).toBe(4);
+    fs.writeFileSync(file, JSON.stringify({ ...card, inference: { centering: 'none', views: 12 } }));
+    expect(() => loadModelFolder(dir)).toThrow(/config\.json: inference\.views is 12; it must be a whole number from 1 to 8/);
+  });
 });
