@@ -39,6 +39,11 @@ const VIEWS: readonly Partial<AffineParams>[] = [
 ];
 export const MAX_VIEWS = VIEWS.length;
 
+/** Whether `views` is a count of test-time views this version has (1 to MAX_VIEWS). */
+export function isViewCount(views: unknown): views is number {
+  return Number.isInteger(views) && (views as number) >= 1 && (views as number) <= MAX_VIEWS;
+}
+
 export class InferenceModel {
   readonly metric: SearchMetric;
   readonly #mean: Tensor | null;
@@ -49,7 +54,7 @@ export class InferenceModel {
     readonly settings: InferenceSettings = { centering: 'none' },
   ) {
     const views = settings.views ?? 1;
-    if (!(Number.isInteger(views) && views >= 1 && views <= MAX_VIEWS))
+    if (!isViewCount(views))
       throw new ArgumentError(`test-time views must be a whole number from 1 to ${MAX_VIEWS}; got ${views}`);
     this.#mean = settings.centering === 'train-mean' && settings.mean ? tensor(Float32Array.from(settings.mean), { shape: [1, settings.mean.length] }) : null;
     if (model instanceof Koch2015) {

@@ -9,7 +9,7 @@ import { loadModule, saveModule } from '../io/safetensors.js';
 import type { TrainConfig } from '../training/config.js';
 import { buildModel, type ArchitectureConfig } from './factory.js';
 import type { TwinModel } from './twin-model.js';
-import { InferenceModel, MAX_VIEWS, type InferenceSettings } from './inference.js';
+import { InferenceModel, isViewCount, MAX_VIEWS, type InferenceSettings } from './inference.js';
 
 export const MODEL_FORMAT = 'twinshot-model';
 
@@ -66,7 +66,7 @@ export function readModelCard(dir: string): ModelCard {
     );
   }
   const views: unknown = card.inference?.views;
-  if (views !== undefined && !(Number.isInteger(views) && (views as number) >= 1 && (views as number) <= MAX_VIEWS)) {
+  if (views !== undefined && !isViewCount(views)) {
     throw new TwinshotError(
       'ERR_MODEL',
       `${file}: inference.views is ${JSON.stringify(views)}; it must be a whole number from 1 to ${MAX_VIEWS}`,
