@@ -7,7 +7,7 @@ import { manualSeed, tensor } from '../../src/engine/index.js';
 import { TwinModel } from '../../src/models/twin-model.js';
 import { InferenceModel } from '../../src/models/inference.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
-import { saveModelFolder, MODEL_FORMAT } from '../../src/models/model-folder.js';
+import { saveModelFolder, readModelCard, MODEL_FORMAT } from '../../src/models/model-folder.js';
 import { evaluateOneShot, type EvalTask } from '../../src/evaluation/one-shot.js';
 import { sampleTrials } from '../../src/evaluation/protocols.js';
 import { estimateAccuracy, formatAccuracy, wilsonInterval } from '../../src/evaluation/statistics.js';
@@ -231,5 +231,11 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
     expect(first.ci95[0]).toBeLessThanOrEqual(first.accuracy);
     expect((await run()).accuracy).toBe(first.accuracy);
     expect(await run('--views', '4')).toMatchObject({ trials: 40, views: 4 });
+    // --record stores the result in the card, naming the data set without this machine's path.
+    await run('--record');
+    const recorded = readModelCard(dir).metrics['within-alphabet'] as Record<string, unknown>;
+    expect(recorded).toMatchObject({ accuracy: first.accuracy, trials: 40, seed: 2 });
+    expect(recorded.data).toBe(path.basename(first.data));
+    expect(recorded.data).not.toContain(path.sep);
   }, 60_000);
 });
