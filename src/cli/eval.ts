@@ -71,10 +71,7 @@ Examples:
         });
         if (options.record) {
           const { recordMetrics } = await import('../models/model-folder.js');
-          const { basename } = await import('node:path');
           const { perGroup: _omit, model: _model, ...measured } = report as Record<string, unknown>;
-          // A model card travels to other machines: it names the data set, not where it lay on this one.
-          if (typeof measured.data === 'string') measured.data = basename(measured.data);
           recordMetrics(options.model, String(report.protocol), { ...measured, measuredAt: new Date().toISOString() });
         }
         if (options.json) {

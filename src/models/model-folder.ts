@@ -84,9 +84,13 @@ export function loadModelFolder(dir: string): LoadedModel {
   return { model, inference: new InferenceModel(model, card.inference), card, dir };
 }
 
-/** Stores a measured result in a model folder's config.json under metrics[key] (atomically). */
+/**
+ * Stores a measured result in a model folder's config.json under metrics[key] (atomically).
+ * A card travels to other machines, so a `data` path is kept as its file name only.
+ */
 export function recordMetrics(dir: string, key: string, value: Record<string, unknown>): void {
   const card = readModelCard(dir);
-  card.metrics = { ...card.metrics, [key]: value };
+  const portable = typeof value.data === 'string' ? { ...value, data: path.basename(value.data) } : value;
+  card.metrics = { ...card.metrics, [key]: portable };
   writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(card, null, 2)}\n`);
 }
