@@ -1,17 +1,9 @@
 // Seeded, resumable batch samplers over an ImageSet: Koch et al.'s balanced same/different pairs,
-// P x K batches for in-batch mining (FaceNet), and N-way K-shot episodes; plus the one-shot tasks.
+// P x K batches for in-batch mining (FaceNet), and N-way K-shot episodes. One-shot test tasks are
+// in one-shot.ts.
 import { ArgumentError, TwinshotError } from '../errors.js';
 import type { ImageSet } from './dataset.js';
 import { Rng, type RngState } from './random.js';
-
-export {
-  kochOneShotTasks,
-  readOneShotRuns,
-  type OneShotTask,
-  type OneShotRuns,
-  type KochOneShotOptions,
-  type ReadOneShotRunsOptions,
-} from './one-shot.js';
 
 /** A sampler's complete state: plain JSON for checkpoints. */
 export interface SamplerState {

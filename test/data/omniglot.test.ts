@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOmniglot, locateOmniglot, omniglotDrawer } from '../../src/data/omniglot.js';
 import { Rng } from '../../src/data/random.js';
-import { PairSampler, kochOneShotTasks } from '../../src/data/samplers.js';
+import { PairSampler } from '../../src/data/samplers.js';
+import { kochOneShotTasks } from '../../src/data/one-shot.js';
 import { drawerSplit } from '../../src/data/splits.js';
 import {
   OMNIGLOT_DIR,

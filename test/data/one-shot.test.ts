@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readOneShotRuns } from '../../src/data/samplers.js';
+import { readOneShotRuns } from '../../src/data/one-shot.js';
 import { glyphPng, tempDir, writeTree, writeZip } from './helpers.js';
 
 /**

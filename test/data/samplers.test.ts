@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EpisodeSampler, PKSampler, PairSampler, kochOneShotTasks } from '../../src/data/samplers.js';
+import { EpisodeSampler, PKSampler, PairSampler } from '../../src/data/samplers.js';
+import { kochOneShotTasks } from '../../src/data/one-shot.js';
 import { syntheticSet } from './helpers.js';
 
 describe('PairSampler#next()', () => {
