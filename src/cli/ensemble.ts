@@ -6,7 +6,7 @@ export function registerEnsembleCommand(program: Command): void {
   program
     .command('ensemble')
     .description(
-      'combine trained embedding networks (same input size) into one model, measured on their validation alphabets',
+      'combine trained embedding networks (same input size) into one model, measured on their held-out validation alphabets when they have some',
     )
     .requiredOption('-o, --out <dir>', 'the new model folder')
     .option('--name <name>', 'model name (default: the folder name)')
@@ -30,8 +30,9 @@ export function registerEnsembleCommand(program: Command): void {
         dataPath: options.data,
         views: options.views,
       });
-      console.log(
-        `ensemble of ${models.length} written to ${options.out}; validation ${formatAccuracy(result.validation)}`,
-      );
+      const measured = result.validation
+        ? `validation ${formatAccuracy(result.validation)}`
+        : 'no held-out validation groups (the members trained on all of them); threshold fitted on training pairs';
+      console.log(`ensemble of ${models.length} written to ${options.out}; ${measured}`);
     });
 }

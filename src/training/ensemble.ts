@@ -14,8 +14,8 @@ import { calibrateOnPairs, loadTrainingData, machineName, validationMetric, vali
 
 export interface EnsembleResult {
   card: ModelCard;
-  /** One-shot accuracy on the members' held-out validation groups. */
-  validation: OneShotResult;
+  /** One-shot accuracy on the members' held-out validation groups; null when they held none out. */
+  validation: OneShotResult | null;
 }
 
 export async function buildEnsemble(
@@ -58,16 +58,18 @@ export async function buildEnsemble(
   }
   const ensemble = new EnsembleNet(members.map((m) => m.model as EmbeddingNet));
   ensemble.eval();
-  const { validation } = await loadTrainingData(config, options.dataPath);
-  if (!validation)
-    throw new TwinshotError('ERR_MODEL', 'the members were trained without held-out validation alphabets');
+  // Members trained on every group (the recipe chosen on held-out groups, then refitted on all of
+  // them) leave nothing unseen: the threshold is then fitted on training classes, as train() does.
+  const { train, validation } = await loadTrainingData(config, options.dataPath);
   // Test-time views are part of the model: validation, calibration and every later use average them.
   const settings: InferenceSettings =
     (options.views ?? 1) > 1 ? { centering: 'none', views: options.views } : { centering: 'none' };
   const inference = new InferenceModel(ensemble, settings);
-  const trials = validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100);
-  const result = evaluateOneShot(inference, validation, trials);
-  const verification = calibrateOnPairs(inference, validation, 2000, config.seed + 3);
+  const trials = validation
+    ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100)
+    : [];
+  const result = validation ? evaluateOneShot(inference, validation, trials) : null;
+  const verification = calibrateOnPairs(inference, validation ?? train, 2000, config.seed + 3);
   const architecture: ArchitectureConfig = {
     kind: 'ensemble',
     members: members.map((m) => m.card.architecture as Static<typeof EmbeddingModelConfig>),
@@ -95,10 +97,9 @@ export async function buildEnsemble(
         validation: m.card.metrics.validation,
       })),
     },
-    metrics: {
-      validation: validationMetric(result, trials),
-      validationVerification: verification.metrics,
-    },
+    metrics: result
+      ? { validation: validationMetric(result, trials), validationVerification: verification.metrics }
+      : { trainingVerification: verification.metrics },
   };
   saveModelFolder(outDir, ensemble, card);
   return { card, validation: result };

@@ -148,7 +148,8 @@ export function validationMetric(result: OneShotResult, trials: readonly EvalTas
 }
 
 /**
- * Fits the verification threshold on held-out pairs, and measures verification on the same pairs.
+ * Fits the verification threshold on pairs of `set` (held-out groups where there are some), and
+ * measures verification on the same pairs.
  */
 export function calibrateOnPairs(
   inference: InferenceModel,
@@ -353,7 +354,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         machine: machineName(),
         finishedAt: new Date().toISOString(),
       },
-      metrics: { ...measured, validationVerification: verification },
+      // Without held-out groups the threshold is fitted on training classes, and the card says so.
+      metrics: { ...measured, [validation ? 'validationVerification' : 'trainingVerification']: verification },
     };
     saveModelFolder(outDir, model, card);
   };

@@ -12,6 +12,16 @@ import { MODEL_FORMAT, saveModelFolder } from '../../src/models/model-folder.js'
 import { buildEnsemble } from '../../src/training/ensemble.js';
 import { loadConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
+import { locateOmniglot } from '../../src/data/omniglot.js';
+
+function omniglotPresent(): boolean {
+  try {
+    locateOmniglot();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('EnsembleNet', () => {
   it('concatenates unit-length member codes, so distances are the RMS of member distances', () => {
@@ -48,15 +58,15 @@ describe('EnsembleNet', () => {
 
 describe('buildEnsemble', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-ens-build-'));
-  const member = (name: string, validationSeed: number): string => {
-    const config = loadConfig('configs/omniglot-fast.json', { 'data.validationSeed': validationSeed });
+  const member = (name: string, validationSeed: number, overrides: Record<string, unknown> = {}): string => {
+    const config = loadConfig('configs/omniglot-fast.json', { 'data.validationSeed': validationSeed, ...overrides });
     const dir = path.join(root, name);
     saveModelFolder(dir, buildModel(config.model, config.data.size), {
       format: MODEL_FORMAT,
       version: 1,
       name,
       architecture: config.model,
-      preprocessing: { size: config.data.size, invert: config.data.invert },
+      preprocessing: { size: config.data.size, invert: config.data.invert, frame: config.data.frame },
       verification: { threshold: 1, scale: 1 },
       inference: { centering: 'none' },
       training: { config, steps: 1, seconds: 1, machine: 'test', finishedAt: new Date(0).toISOString() },
@@ -75,6 +85,21 @@ describe('buildEnsemble', () => {
     });
     expect(fs.existsSync(out)).toBe(false);
   });
+
+  it.skipIf(!omniglotPresent())(
+    'joins members trained on every alphabet, fitting the threshold on training pairs and saying so',
+    async () => {
+      const everyAlphabet = { 'data.validationGroups': 0, 'data.size': 20, 'model.channels': [8, 8] };
+      const out = path.join(root, 'all');
+      const result = await buildEnsemble([member('d', 1, everyAlphabet), member('e', 1, everyAlphabet)], out);
+      expect(result.validation).toBeNull();
+      const card = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+      expect(Object.keys(card.metrics)).toEqual(['trainingVerification']);
+      expect(card.metrics.trainingVerification.pairs).toBe(2000);
+      expect(Number.isFinite(card.verification.threshold)).toBe(true);
+    },
+    120_000,
+  );
 
   it('needs at least two members', async () => {
     await expect(buildEnsemble([member('c', 1)], path.join(root, 'out1'))).rejects.toMatchObject({

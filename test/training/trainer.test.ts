@@ -156,6 +156,9 @@ describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot'
     const lines: string[] = [];
     await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: (l) => lines.push(l) });
     expect(lines.at(-1)).toMatch(/^finished at step 6 .*no validation set, so the model is the last step's/);
+    // With nothing held out, the threshold comes from training pairs and the card names them so.
+    const metrics = loadModelFolder(straight).card.metrics;
+    expect(Object.keys(metrics)).toEqual(['trainingVerification']);
     const split = tmp();
     const half = { ...config, training: { ...config.training, steps: 3 } };
     await train({ config: half, outDir: split, data: { train: trainSet, validation: null }, log: () => {} });
