@@ -12,16 +12,8 @@ import { MODEL_FORMAT, saveModelFolder } from '../../src/models/model-folder.js'
 import { buildEnsemble } from '../../src/training/ensemble.js';
 import { loadConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
-import { locateOmniglot } from '../../src/data/omniglot.js';
+import { hasOmniglot } from '../data/helpers.js';
 
-function omniglotPresent(): boolean {
-  try {
-    locateOmniglot();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('EnsembleNet', () => {
   it('concatenates unit-length member codes, so distances are the RMS of member distances', () => {
@@ -86,7 +78,7 @@ describe('buildEnsemble', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it.skipIf(!omniglotPresent())(
+  it.skipIf(!hasOmniglot)(
     'joins members trained on every alphabet, fitting the threshold on training pairs and saying so',
     async () => {
       const everyAlphabet = { 'data.validationGroups': 0, 'data.size': 20, 'model.channels': [8, 8] };

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { locateOmniglot, loadOmniglot } from '../../src/data/omniglot.js';
+import { loadOmniglot } from '../../src/data/omniglot.js';
+import { hasOmniglot } from '../data/helpers.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { validateConfig, type TrainConfig } from '../../src/training/config.js';
 import { train, CHECKPOINT_FILE, METRICS_FILE } from '../../src/training/trainer.js';
@@ -11,15 +12,6 @@ import { sampleTrials } from '../../src/evaluation/protocols.js';
 import { evaluateOneShot } from '../../src/evaluation/one-shot.js';
 import { MetricsLog } from '../../src/training/metrics-log.js';
 import { setNumThreads, getNumThreads } from '../../src/engine/runtime.js';
-
-function omniglotPresent(): boolean {
-  try {
-    locateOmniglot();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-train-'));
 
@@ -95,7 +87,7 @@ describe('validateConfig()', () => {
   });
 });
 
-describe.skipIf(!omniglotPresent())('train() on a small real subset of Omniglot', () => {
+describe.skipIf(!hasOmniglot)('train() on a small real subset of Omniglot', () => {
   let trainSet: ImageSet;
   let validation: ImageSet;
   let threads: number;
