@@ -10,7 +10,14 @@ import { InferenceModel, type InferenceSettings } from '../models/inference.js';
 import { loadModelFolder, MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
 import type { EmbeddingModelConfig } from './config.js';
 import type { Static } from '@sinclair/typebox';
-import { calibrateOnPairs, loadTrainingData, machineName, validationMetric, validationTrials } from './trainer.js';
+import {
+  calibrateOnPairs,
+  loadTrainingData,
+  machineName,
+  validationMetric,
+  validationTrials,
+  verificationRecord,
+} from './trainer.js';
 
 export interface EnsembleResult {
   card: ModelCard;
@@ -97,9 +104,10 @@ export async function buildEnsemble(
         validation: m.card.metrics.validation,
       })),
     },
-    metrics: result
-      ? { validation: validationMetric(result, trials), validationVerification: verification.metrics }
-      : { trainingVerification: verification.metrics },
+    metrics: {
+      ...(result ? { validation: validationMetric(result, trials) } : {}),
+      ...verificationRecord(verification.metrics, result !== null),
+    },
   };
   saveModelFolder(outDir, ensemble, card);
   return { card, validation: result };

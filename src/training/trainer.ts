@@ -164,6 +164,17 @@ export function calibrateOnPairs(
   };
 }
 
+/**
+ * A card's verification metrics, named by the pairs they were measured on: held-out groups, or
+ * (when nothing was held out) training classes, which flatter them.
+ */
+export function verificationRecord(
+  metrics: ReturnType<typeof verificationMetrics>,
+  heldOut: boolean,
+): Record<string, ReturnType<typeof verificationMetrics>> {
+  return { [heldOut ? 'validationVerification' : 'trainingVerification']: metrics };
+}
+
 /** The machine a model was trained on, as model cards record it. */
 export function machineName(): string {
   return `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`;
@@ -354,8 +365,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         machine: machineName(),
         finishedAt: new Date().toISOString(),
       },
-      // Without held-out groups the threshold is fitted on training classes, and the card says so.
-      metrics: { ...measured, [validation ? 'validationVerification' : 'trainingVerification']: verification },
+      metrics: { ...measured, ...verificationRecord(verification, validation !== null) },
     };
     saveModelFolder(outDir, model, card);
   };

@@ -14,7 +14,6 @@ import { loadConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
 import { hasOmniglot } from '../data/helpers.js';
 
-
 describe('EnsembleNet', () => {
   it('concatenates unit-length member codes, so distances are the RMS of member distances', () => {
     manualSeed(2);
