@@ -4,6 +4,7 @@
     "torch_include%": "<!(node torch-config.cjs include)",
     "torch_lib%": "<!(node torch-config.cjs lib)",
     "torch_cxx11_abi%": "<!(node torch-config.cjs abi)",
+    "torch_cxx_std%": "<!(node torch-config.cjs std)",
     "torch_cuda%": "<!(node torch-config.cjs cuda)"
   },
   "targets": [
@@ -33,7 +34,7 @@
       ],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["-std=c++<(torch_cxx_std)", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "libraries": [
         "-L<(torch_lib)",
         "-Wl,-rpath,<(torch_lib)",

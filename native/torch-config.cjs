@@ -18,30 +18,49 @@ function findLibtorch() {
   return { source: 'system libtorch-dev', include, lib, found };
 }
 
-// pytorch.org ships both C++ ABIs; its CMake config says which one the download uses.
-function cxx11Abi(torch) {
+// The first match of `pattern` in libtorch's CMake config (a download keeps it under share/,
+// Debian under the library folder), or undefined.
+function fromTorchConfig(torch, pattern) {
   const candidates = [
     path.join(torch.lib, '..', 'share/cmake/Torch/TorchConfig.cmake'),
     path.join(torch.lib, 'cmake/Torch/TorchConfig.cmake'),
   ];
   for (const file of candidates) {
     if (!fs.existsSync(file)) continue;
-    const match = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(fs.readFileSync(file, 'utf8'));
+    const match = pattern.exec(fs.readFileSync(file, 'utf8'));
     if (match) return match[1];
   }
-  return '1';
+  return undefined;
+}
+
+// Old pytorch.org downloads came in both C++ ABIs and say which in their CMake config; newer
+// ones (2.7 on) and Debian's use the C++11 ABI.
+function cxx11Abi(torch) {
+  return fromTorchConfig(torch, /_GLIBCXX_USE_CXX11_ABI=([01])/) ?? '1';
+}
+
+// libtorch 2.10 on needs C++20 headers; older ones ask for 14 or 17. We need at least 17.
+function cxxStandard(torch) {
+  const asked = Number(fromTorchConfig(torch, /CXX_STANDARD\s+(\d+)/) ?? 17);
+  return String(Math.max(17, asked));
 }
 
 function hasCuda(torch) {
   return fs.existsSync(path.join(torch.lib, 'libtorch_cuda.so')) ? '1' : '0';
 }
 
-module.exports = { findLibtorch, cxx11Abi, hasCuda };
+module.exports = { findLibtorch, cxx11Abi, cxxStandard, hasCuda };
 
 if (require.main === module) {
   const torch = findLibtorch();
   const what = process.argv[2];
-  const answers = { include: torch.include, lib: torch.lib, abi: cxx11Abi(torch), cuda: hasCuda(torch) };
+  const answers = {
+    include: torch.include,
+    lib: torch.lib,
+    abi: cxx11Abi(torch),
+    std: cxxStandard(torch),
+    cuda: hasCuda(torch),
+  };
   if (!(what in answers)) {
     console.error(`usage: torch-config.cjs ${Object.keys(answers).join('|')}`);
     process.exit(2);

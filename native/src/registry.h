@@ -4,6 +4,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode and its guards: not pulled in by ATen.h from 2.x on
 
 #include <cmath>
 #include <cstdint>

@@ -2,19 +2,36 @@
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/function.h>
+#include <torch/version.h>
 
 #include "../registry.h"
 
 namespace twinshot {
 
-static bool AutocastOnCuda(const std::string& deviceType) {
-  if (deviceType == "cpu") return false;
-  if (deviceType == "cuda") return true;
+static at::DeviceType AutocastDevice(const std::string& deviceType) {
+  if (deviceType == "cpu") return at::kCPU;
+  if (deviceType == "cuda") return at::kCUDA;
   throw std::invalid_argument("autocast: device type must be 'cpu' or 'cuda', got '" + deviceType + "'");
 }
 
-static void SetAutocast(bool cuda, bool enabled, at::ScalarType dtype) {
-  if (cuda) {
+// libtorch 2.4 replaced the per-device autocast functions (set_cpu_enabled, ...) by ones taking
+// the device type, and warns on every call to the old ones; 1.13 has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+static bool AutocastEnabled(at::DeviceType device) { return at::autocast::is_autocast_enabled(device); }
+static at::ScalarType AutocastDtype(at::DeviceType device) { return at::autocast::get_autocast_dtype(device); }
+static void SetAutocast(at::DeviceType device, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(device, dtype);
+  at::autocast::set_autocast_enabled(device, enabled);
+}
+#else
+static bool AutocastEnabled(at::DeviceType device) {
+  return device == at::kCUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+static at::ScalarType AutocastDtype(at::DeviceType device) {
+  return device == at::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+static void SetAutocast(at::DeviceType device, bool enabled, at::ScalarType dtype) {
+  if (device == at::kCUDA) {
     at::autocast::set_autocast_gpu_dtype(dtype);
     at::autocast::set_enabled(enabled);
   } else {
@@ -22,6 +39,7 @@ static void SetAutocast(bool cuda, bool enabled, at::ScalarType dtype) {
     at::autocast::set_cpu_enabled(enabled);
   }
 }
+#endif
 
 void RegisterAutogradOps(std::vector<OpEntry>& table) {
   std::vector<OpEntry> ops = {
@@ -75,11 +93,9 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
       // Automatic mixed precision, thread-local like grad mode. (deviceType, dtype) -> [wasEnabled, previousDtype]
       {"autocastEnter",
        [](const Args& a) -> Result {
-         bool cuda = AutocastOnCuda(a.text(0));
-         std::vector<int64_t> previous = {
-             cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(),
-             static_cast<int64_t>(cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype())};
-         SetAutocast(cuda, true, a.dtype(1));
+         at::DeviceType device = AutocastDevice(a.text(0));
+         std::vector<int64_t> previous = {AutocastEnabled(device), static_cast<int64_t>(AutocastDtype(device))};
+         SetAutocast(device, true, a.dtype(1));
          at::autocast::increment_nesting();
          return previous;
        }},
@@ -87,9 +103,9 @@ void RegisterAutogradOps(std::vector<OpEntry>& table) {
       // low-precision copies of the weights, which the next optimiser step would make stale.
       {"autocastExit",
        [](const Args& a) -> Result {
-         bool cuda = AutocastOnCuda(a.text(0));
+         at::DeviceType device = AutocastDevice(a.text(0));
          if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-         SetAutocast(cuda, a.boolean(1), a.dtype(2));
+         SetAutocast(device, a.boolean(1), a.dtype(2));
          return None{};
        }},
   };
