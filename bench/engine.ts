@@ -1,5 +1,6 @@
-// `npm run bench -- engine [--json] [--rounds N]`: training-step throughput of twinshot against
-// PyTorch (Debian's python3-torch) on the same machine, in alternating rounds to share the noise.
+// `npm run bench -- engine [--json] [--rounds N] [--device cpu|cuda]`: training-step throughput of
+// twinshot against PyTorch (Debian's python3-torch; TWINSHOT_PYTHON names another) on the same
+// machine and device, in alternating rounds to share the noise.
 // The ratio printed last compares with PyTorch as installed; JSON also has `ratiosToTunedPeer`.
 // (a) conv-4, 28x28, batch 64, SGD step, in float32 and in bfloat16 mixed precision;
 // (b) Koch et al.'s twin net, 105x105 pairs, batch 32.
@@ -7,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { arange, autocast, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
+import { arange, autocast, cuda, getNumThreads, manualSeed, rand, tidy, engineInfo } from '../src/engine/index.js';
 import { conv4ReferenceNet } from './reference-nets.js';
 import * as F from '../src/nn/functional.js';
 import { SGD } from '../src/optim/sgd.js';
@@ -16,6 +17,11 @@ import { Koch2015 } from '../src/models/koch2015.js';
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+const deviceArg = args.includes('--device') ? args[args.indexOf('--device') + 1] : 'cpu';
+if (deviceArg !== 'cpu' && deviceArg !== 'cuda') throw new Error(`--device must be cpu or cuda; got ${deviceArg}`);
+const device: 'cpu' | 'cuda' = deviceArg;
+if (device === 'cuda' && !cuda.isAvailable())
+  throw new Error('--device cuda: this libtorch has no CUDA or sees no GPU (build against a CUDA libtorch)');
 const python = process.env.TWINSHOT_PYTHON ?? '/usr/bin/python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -37,11 +43,11 @@ function conv4Job(mixed: boolean): Job {
     steps: 30,
     warmup: 3,
     make() {
-      const net = conv4ReferenceNet();
+      const net = conv4ReferenceNet().to(device);
       const opt = new SGD(net, { lr: 0.01, momentum: 0.9 });
-      const x = rand([64, 1, 28, 28]);
-      const y = arange(64);
-      const forward = () => (mixed ? autocast(() => net.forward(x)).float() : net.forward(x));
+      const x = rand([64, 1, 28, 28]).to(device);
+      const y = arange(64).to(device);
+      const forward = () => (mixed ? autocast(() => net.forward(x), { deviceType: device }).float() : net.forward(x));
       return {
         perStep: 64,
         step: () =>
@@ -65,11 +71,11 @@ const jobs: Job[] = [
     steps: 3,
     warmup: 1,
     make() {
-      const net = new Koch2015();
+      const net = new Koch2015().to(device);
       const opt = new SGD(net, { lr: 0.01, momentum: 0.5 });
-      const a = rand([32, 1, 105, 105]);
-      const b = rand([32, 1, 105, 105]);
-      const y = arange(32).remainder(2).float();
+      const a = rand([32, 1, 105, 105]).to(device);
+      const b = rand([32, 1, 105, 105]).to(device);
+      const y = arange(32).remainder(2).float().to(device);
       return {
         perStep: 32,
         step: () =>
@@ -87,8 +93,10 @@ function timeOurs(job: Job): number {
   manualSeed(0);
   const { step, perStep } = job.make();
   for (let i = 0; i < job.warmup; i++) step();
+  cuda.synchronize(); // GPU work is queued: time from an empty queue to an empty queue
   const start = performance.now();
   for (let i = 0; i < job.steps; i++) step();
+  cuda.synchronize();
   return (job.steps * perStep) / ((performance.now() - start) / 1000);
 }
 
@@ -99,7 +107,14 @@ const TUNED_ENV = { MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: String(1 << 3
 function timePeer(job: Job, tuned: boolean): number {
   const result = spawnSync(
     python,
-    [path.join(here, 'engine_peer.py'), job.name, String(job.steps), String(job.warmup), String(getNumThreads())],
+    [
+      path.join(here, 'engine_peer.py'),
+      job.name,
+      String(job.steps),
+      String(job.warmup),
+      String(getNumThreads()),
+      device,
+    ],
     {
       encoding: 'utf8',
       env: tuned ? { ...process.env, ...TUNED_ENV } : process.env,
@@ -141,6 +156,7 @@ const summary = {
   bench: 'engine',
   date: new Date().toISOString(),
   machine: `${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}`,
+  device,
   threads: getNumThreads(),
   torch: engineInfo().torchVersion,
   rounds,
@@ -152,7 +168,7 @@ if (asJson) {
   console.log(JSON.stringify(summary));
 } else {
   console.log(
-    `engine benchmark, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`,
+    `engine benchmark on ${device}, ${summary.machine}, ${summary.threads} threads, libtorch ${summary.torch}, median of ${rounds} rounds`,
   );
   for (const r of results) {
     console.log(
