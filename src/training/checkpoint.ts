@@ -19,6 +19,8 @@ export interface TrainingProgress {
   sampler: SamplerState;
   augmentRng: RngState;
   configHash: string;
+  /** Updates of the weight average (training.ema), when there is one. */
+  averageUpdates?: number;
 }
 
 export function saveCheckpoint(
@@ -26,9 +28,11 @@ export function saveCheckpoint(
   model: Module,
   optimizer: Optimizer<{ lr: number }>,
   progress: TrainingProgress,
+  average?: Module,
 ): void {
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of model.stateDict()) tensors.set(`model.${name}`, t);
+  if (average) for (const [name, t] of average.stateDict()) tensors.set(`average.${name}`, t);
   const optimizerState = optimizer.stateDict();
   for (const [name, t] of optimizerState.tensors) tensors.set(`optimizer.${name}`, t);
   const rng = getRngState();
@@ -44,8 +48,13 @@ export function checkpointExists(path: string): boolean {
   return fs.existsSync(path);
 }
 
-/** Restores model, optimiser and torch RNG in place; returns the saved progress. */
-export function loadCheckpoint(path: string, model: Module, optimizer: Optimizer<{ lr: number }>): TrainingProgress {
+/** Restores model, optimiser, weight average (when given) and torch RNG in place; returns the saved progress. */
+export function loadCheckpoint(
+  path: string,
+  model: Module,
+  optimizer: Optimizer<{ lr: number }>,
+  average?: Module,
+): TrainingProgress {
   const { tensors, metadata } = loadFile(path);
   let saved: { progress: TrainingProgress; optimizer: OptimizerState['meta'] };
   try {
@@ -55,11 +64,19 @@ export function loadCheckpoint(path: string, model: Module, optimizer: Optimizer
   }
   const modelState = new Map<string, Tensor>();
   const optimizerTensors = new Map<string, Tensor>();
+  const averageState = new Map<string, Tensor>();
   for (const [name, t] of tensors) {
     if (name.startsWith('model.')) modelState.set(name.slice(6), t);
     else if (name.startsWith('optimizer.')) optimizerTensors.set(name.slice(10), t);
+    else if (name.startsWith('average.')) averageState.set(name.slice(8), t);
   }
   model.loadStateDict(modelState);
+  if (average) {
+    if (averageState.size === 0) {
+      throw new TwinshotError('ERR_FORMAT', `${path} holds no weight average; resume with the config it was made with`);
+    }
+    average.loadStateDict(averageState);
+  }
   optimizer.loadStateDict({ tensors: optimizerTensors, meta: saved.optimizer });
   const rng = tensors.get('torch_rng_state');
   if (rng) setRngState(rng);

@@ -221,6 +221,13 @@ export const TrainConfigSchema = Type.Object(
         checkpointEvery: Count('steps between checkpoints', 1, { default: 250 }),
         timeLimitMinutes: Type.Optional(Positive('stop (after a checkpoint) when this much time has passed')),
         logEvery: Count('steps between log lines', 1, { default: 50 }),
+        ema: Type.Number({
+          minimum: 0,
+          exclusiveMaximum: 1,
+          default: 0,
+          description:
+            'decay of an exponential moving average of the weights, which is validated and exported instead of the last weights (0: off; 0.998-0.9995 are usual)',
+        }),
         precision: Type.Union([Type.Literal('float32'), Type.Literal('bfloat16')], {
           default: 'float32',
           description:

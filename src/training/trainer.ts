@@ -31,6 +31,7 @@ import type { TrainConfig } from './config.js';
 import { MetricsLog, plotMetrics } from './metrics-log.js';
 import { buildObjective } from './objective.js';
 import { buildOptimization } from './optimization.js';
+import { WeightAverage } from './weight-average.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -210,7 +211,12 @@ function hashConfig(config: TrainConfig): string {
   const { training, device: _device, evaluation: _evaluation, ...rest } = config;
   const identity = {
     ...rest,
-    training: { epochSteps: training.epochSteps, validationTrials: training.validationTrials },
+    training: {
+      epochSteps: training.epochSteps,
+      validationTrials: training.validationTrials,
+      // Only when set, so that runs from before the option keep their identity.
+      ...(training.ema > 0 ? { ema: training.ema } : {}),
+    },
   };
   return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
 }
@@ -260,6 +266,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const optimization = buildOptimization(config, model);
+  // With training.ema, the averaged weights are what is validated and exported.
+  const average =
+    config.training.ema > 0
+      ? new WeightAverage(buildModel(config.model, config.data.size).to(device), model, config.training.ema)
+      : null;
+  const judged = average?.average ?? model;
   const augment = config.augment === null ? null : new RandomAffine(config.augment);
   const augmentRng = new Rng(config.seed + 2);
   const objective = buildObjective(config, trainSet, augment, augmentRng);
@@ -279,7 +291,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const bestSoFar = () =>
     `best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}`;
   if (options.resume) {
-    progress = loadCheckpoint(checkpointPath, model, optimization.optimizer);
+    progress = loadCheckpoint(checkpointPath, model, optimization.optimizer, average?.average);
+    if (average) average.updates = progress.averageUpdates ?? 0;
     if (progress.configHash !== configHash) {
       throw new TwinshotError(
         'ERR_CONFIG',
@@ -309,12 +322,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     progress.seconds = elapsed();
     progress.sampler = objective.getState();
     progress.augmentRng = augmentRng.getState();
-    saveCheckpoint(checkpointPath, model, optimization.optimizer, progress);
+    if (average) progress.averageUpdates = average.updates;
+    saveCheckpoint(checkpointPath, model, optimization.optimizer, progress, average?.average);
   };
 
   const validate = (step: number): boolean => {
     if (!validation) return false;
-    const inference = inferenceFor(model, config, trainSet);
+    const inference = inferenceFor(judged, config, trainSet);
     const result = evaluateOneShot(inference, validation, trials);
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
@@ -367,7 +381,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       },
       metrics: { ...measured, ...verificationRecord(verification, validation !== null) },
     };
-    saveModelFolder(outDir, model, card);
+    saveModelFolder(outDir, judged, card);
   };
 
   for (let step = progress.step + 1; step <= total; step++) {
@@ -386,6 +400,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         `training diverged at step ${step} (loss ${value}); lower optimizer.lr or check the data`,
       );
     }
+    average?.update();
     optimization.afterStep(step);
     progress.step = step;
     windowLoss += value;
@@ -431,7 +446,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (stoppedBy !== 'completed') break;
   }
   if (progress.step === total || stoppedBy !== 'signal') checkpoint();
-  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(model, config, trainSet), {});
+  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(judged, config, trainSet), {});
   writeFileAtomic(
     path.join(outDir, 'metrics.svg'),
     plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),

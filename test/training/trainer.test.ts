@@ -11,6 +11,7 @@ import { loadModelFolder } from '../../src/models/model-folder.js';
 import { sampleTrials } from '../../src/evaluation/protocols.js';
 import { evaluateOneShot } from '../../src/evaluation/one-shot.js';
 import { MetricsLog } from '../../src/training/metrics-log.js';
+import { loadFile } from '../../src/io/safetensors.js';
 import { setNumThreads, getNumThreads } from '../../src/engine/runtime.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-train-'));
@@ -158,6 +159,33 @@ describe.skipIf(!hasOmniglot)('train() on a small real subset of Omniglot', () =
     const a = loadModelFolder(straight).model.stateDict();
     const b = loadModelFolder(split).model.stateDict();
     for (const [name, t] of a) expect(b.get(name)!.toArray(), name).toEqual(t.toArray());
+  }, 120_000);
+
+  it('with training.ema exports the weight average, and resumes it exactly', async () => {
+    const config = smallConfig({
+      training: { ...smallConfig().training, steps: 6, checkpointEvery: 3, validateEvery: 100, ema: 0.9 },
+    });
+    const straight = tmp();
+    await train({ config, outDir: straight, data: { train: trainSet, validation: null }, log: () => {} });
+    const split = tmp();
+    const half = { ...config, training: { ...config.training, steps: 3 } };
+    await train({ config: half, outDir: split, data: { train: trainSet, validation: null }, log: () => {} });
+    await train({ config, outDir: split, resume: true, data: { train: trainSet, validation: null }, log: () => {} });
+    const exported = loadModelFolder(straight).model.stateDict();
+    const resumed = loadModelFolder(split).model.stateDict();
+    for (const [name, t] of exported) expect(resumed.get(name)!.toArray(), name).toEqual(t.toArray());
+    // The checkpoint keeps both: the exported weights are the average, not the last step's.
+    const { tensors } = loadFile(path.join(straight, CHECKPOINT_FILE));
+    const name = [...exported.keys()].find((n) => n.endsWith('weight'))!;
+    expect(tensors.get(`average.${name}`)!.toArray()).toEqual(exported.get(name)!.toArray());
+    expect(tensors.get(`model.${name}`)!.toArray()).not.toEqual(exported.get(name)!.toArray());
+    // A run without the average cannot be resumed as one with it.
+    const plain = tmp();
+    const noAverage = { ...half, training: { ...half.training, ema: 0 } };
+    await train({ config: noAverage, outDir: plain, data: { train: trainSet, validation: null }, log: () => {} });
+    await expect(
+      train({ config, outDir: plain, resume: true, data: { train: trainSet, validation: null }, log: () => {} }),
+    ).rejects.toThrow(/holds no weight average; resume with the config it was made with/);
   }, 120_000);
 
   it('judges the model it reached when the time limit stops it between validations', async () => {
