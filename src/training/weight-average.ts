@@ -1,14 +1,16 @@
-// An exponential moving average of a model's weights (Polyak averaging as timm's ModelEma keeps
+// An exponential moving average of a model's weights (Polyak averaging, as timm's ModelEmaV2 keeps
 // it): after every optimiser step, average <- decay * average + (1 - decay) * weights. The
 // average is validated and exported in place of the raw weights; it smooths out the noise of the
-// last steps. Buffers (batch-norm statistics) are copied, not averaged.
+// last steps. Floating-point buffers (batch-norm statistics) are averaged too, as timm does by
+// default: statistics copied from the live weights do not fit the averaged ones (on Omniglot that
+// cost a point of validation accuracy; see docs/results.md). Integer buffers are copied.
 import { noGrad } from '../engine/autograd.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Module } from '../nn/module.js';
 
 export class WeightAverage<M extends Module> {
-  readonly #pairs: [average: Tensor, live: Tensor][];
-  readonly #buffers: [average: Tensor, live: Tensor][];
+  readonly #averaged: [average: Tensor, live: Tensor][];
+  readonly #copied: [average: Tensor, live: Tensor][];
   #updates = 0;
 
   /**
@@ -24,20 +26,21 @@ export class WeightAverage<M extends Module> {
     if (!(decay >= 0 && decay < 1)) throw new RangeError(`weight average: decay must be in [0, 1); got ${decay}`);
     average.loadStateDict(live.stateDict());
     average.eval();
-    const averaged = average.parameters();
-    this.#pairs = live.parameters().map((w, i) => [averaged[i]!, w]);
-    const averagedBuffers = average.buffers();
-    this.#buffers = live.buffers().map((b, i) => [averagedBuffers[i]!, b]);
+    const ours = [...average.parameters(), ...average.buffers()];
+    const pairs = [...live.parameters(), ...live.buffers()].map((t, i): [Tensor, Tensor] => [ours[i]!, t]);
+    this.#averaged = pairs.filter(([, t]) => t.isFloating);
+    this.#copied = pairs.filter(([, t]) => !t.isFloating);
   }
 
   /** Moves the average towards the live weights; call after each optimiser step. */
   update(): void {
     this.#updates++;
-    // Early on the average would be dominated by the random start: warm the decay up as timm does.
+    // Early on the average would be dominated by the random start: warm the decay up as
+    // TensorFlow's ExponentialMovingAverage does with num_updates.
     const decay = Math.min(this.decay, (1 + this.#updates) / (10 + this.#updates));
     noGrad(() => {
-      for (const [average, live] of this.#pairs) average.mul_(decay).add_(live, 1 - decay);
-      for (const [average, live] of this.#buffers) average.copy_(live);
+      for (const [average, live] of this.#averaged) average.mul_(decay).add_(live, 1 - decay);
+      for (const [average, live] of this.#copied) average.copy_(live);
     });
   }
 

@@ -26,12 +26,18 @@ describe('WeightAverage', () => {
     expect(live.parameters()[0]!.toArray()).toEqual([3, 3]);
   });
 
-  it('copies buffers (batch-norm statistics) instead of averaging them', () => {
+  it('averages batch-norm statistics and copies the batch counter', () => {
     const live = net();
     const average = new WeightAverage(net(), live, 0.99);
-    noGrad(() => live.buffers()[0]!.fill_(5));
-    average.update();
-    expect(average.average.buffers()[0]!.toArray()).toEqual([5]);
+    const [mean, , count] = live.buffers();
+    noGrad(() => {
+      mean!.fill_(5);
+      count!.fill_(7);
+    });
+    average.update(); // decay 2/11 of the starting mean, 0
+    const [averageMean, , averageCount] = average.average.buffers();
+    expect(averageMean!.toArray()[0]).toBeCloseTo((9 / 11) * 5, 6);
+    expect(averageCount!.toArray()).toEqual([7]);
   });
 
   it('refuses a decay outside [0, 1)', () => {
