@@ -77,7 +77,7 @@ export class Conv2d extends Module {
 }
 
 /** Batch normalisation over the channel dimension of [N, C] or [N, C, H, W]. */
-class BatchNorm extends Module {
+export class BatchNorm extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;

@@ -228,6 +228,12 @@ export const TrainConfigSchema = Type.Object(
           description:
             'decay of an exponential moving average of the weights, which is validated and exported instead of the last weights (0: off; 0.998-0.9995 are usual)',
         }),
+        refitBatchNorm: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description:
+            'batches of 256 un-augmented training images that re-estimate the batch-norm statistics of the validated and exported model (0: keep those gathered in training)',
+        }),
         precision: Type.Union([Type.Literal('float32'), Type.Literal('bfloat16')], {
           default: 'float32',
           description:

@@ -32,6 +32,7 @@ import { MetricsLog, plotMetrics } from './metrics-log.js';
 import { buildObjective } from './objective.js';
 import { buildOptimization } from './optimization.js';
 import { WeightAverage } from './weight-average.js';
+import { refitBatchNorm } from './batch-norm.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -271,7 +272,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     config.training.ema > 0
       ? new WeightAverage(buildModel(config.model, config.data.size).to(device), model, config.training.ema)
       : null;
-  const judged = average?.average ?? model;
+  // What validation and export judge: the average or the live weights, as they are or (with
+  // training.refitBatchNorm) a copy whose batch-norm statistics are re-estimated on clean images.
+  const judged = (): TwinModel => {
+    const weights = average?.average ?? model;
+    if (config.training.refitBatchNorm === 0) return weights;
+    const copy = buildModel(config.model, config.data.size).to(device);
+    copy.loadStateDict(weights.stateDict());
+    refitBatchNorm(copy, trainSet, { batches: config.training.refitBatchNorm, seed: config.seed + 5 });
+    return copy;
+  };
   const augment = config.augment === null ? null : new RandomAffine(config.augment);
   const augmentRng = new Rng(config.seed + 2);
   const objective = buildObjective(config, trainSet, augment, augmentRng);
@@ -328,7 +338,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const validate = (step: number): boolean => {
     if (!validation) return false;
-    const inference = inferenceFor(judged, config, trainSet);
+    const inference = inferenceFor(judged(), config, trainSet);
     const result = evaluateOneShot(inference, validation, trials);
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
@@ -381,7 +391,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       },
       metrics: { ...measured, ...verificationRecord(verification, validation !== null) },
     };
-    saveModelFolder(outDir, judged, card);
+    saveModelFolder(outDir, inference.model, card);
   };
 
   for (let step = progress.step + 1; step <= total; step++) {
@@ -446,7 +456,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (stoppedBy !== 'completed') break;
   }
   if (progress.step === total || stoppedBy !== 'signal') checkpoint();
-  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(judged, config, trainSet), {});
+  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(judged(), config, trainSet), {});
   writeFileAtomic(
     path.join(outDir, 'metrics.svg'),
     plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),

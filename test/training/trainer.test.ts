@@ -188,6 +188,22 @@ describe.skipIf(!hasOmniglot)('train() on a small real subset of Omniglot', () =
     ).rejects.toThrow(/holds no weight average; resume with the config it was made with/);
   }, 120_000);
 
+  it('with training.refitBatchNorm exports the weights with re-estimated batch-norm statistics', async () => {
+    const outDir = tmp();
+    const config = smallConfig({
+      training: { ...smallConfig().training, steps: 4, validateEvery: 100, refitBatchNorm: 5 },
+    });
+    await train({ config, outDir, data: { train: trainSet, validation: null }, log: () => {} });
+    const exported = loadModelFolder(outDir).model.stateDict();
+    const { tensors } = loadFile(path.join(outDir, CHECKPOINT_FILE));
+    for (const [name, t] of exported) {
+      const live = tensors.get(`model.${name}`)!.toArray();
+      if (name.endsWith('running_mean')) expect(t.toArray(), name).not.toEqual(live);
+      else if (!name.includes('running_') && !name.endsWith('num_batches_tracked'))
+        expect(t.toArray(), name).toEqual(live);
+    }
+  }, 60_000);
+
   it('judges the model it reached when the time limit stops it between validations', async () => {
     const outDir = tmp();
     const config = smallConfig({ training: { ...smallConfig().training, timeLimitMinutes: 1e-6 } });
