@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { noGrad } from '../engine/autograd.js';
-import { cpuHasBfloat16, cuda, manualSeed } from '../engine/runtime.js';
+import { cpuHasBfloat16, cuda, getRngState, manualSeed, setRngState } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import { RandomAffine, expandRotations } from '../data/augment.js';
 import type { ImageSet } from '../data/dataset.js';
@@ -267,17 +267,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const optimization = buildOptimization(config, model);
+  // A second model of the same architecture whose random initialisation leaves torch's generator
+  // where it was, so that averages and refitted copies cannot shift whatever draws from it later.
+  const spareModel = (): TwinModel => {
+    const state = getRngState();
+    try {
+      return buildModel(config.model, config.data.size).to(device);
+    } finally {
+      setRngState(state);
+      state.dispose();
+    }
+  };
   // With training.ema, the averaged weights are what is validated and exported.
-  const average =
-    config.training.ema > 0
-      ? new WeightAverage(buildModel(config.model, config.data.size).to(device), model, config.training.ema)
-      : null;
+  const average = config.training.ema > 0 ? new WeightAverage(spareModel(), model, config.training.ema) : null;
   // What validation and export judge: the average or the live weights, as they are or (with
   // training.refitBatchNorm) a copy whose batch-norm statistics are re-estimated on clean images.
   const judged = (): TwinModel => {
     const weights = average?.average ?? model;
     if (config.training.refitBatchNorm === 0) return weights;
-    const copy = buildModel(config.model, config.data.size).to(device);
+    const copy = spareModel();
     copy.loadStateDict(weights.stateDict());
     refitBatchNorm(copy, trainSet, { batches: config.training.refitBatchNorm, seed: config.seed + 5 });
     return copy;

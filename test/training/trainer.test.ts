@@ -179,6 +179,12 @@ describe.skipIf(!hasOmniglot)('train() on a small real subset of Omniglot', () =
     const name = [...exported.keys()].find((n) => n.endsWith('weight'))!;
     expect(tensors.get(`average.${name}`)!.toArray()).toEqual(exported.get(name)!.toArray());
     expect(tensors.get(`model.${name}`)!.toArray()).not.toEqual(exported.get(name)!.toArray());
+    // Keeping an average does not touch the live weights: they are those of a run without one.
+    const withoutAverage = tmp();
+    const noEma = { ...config, training: { ...config.training, ema: 0 } };
+    await train({ config: noEma, outDir: withoutAverage, data: { train: trainSet, validation: null }, log: () => {} });
+    const lastWeights = loadModelFolder(withoutAverage).model.stateDict().get(name)!.toArray();
+    expect(tensors.get(`model.${name}`)!.toArray()).toEqual(lastWeights);
     // A run without the average cannot be resumed as one with it.
     const plain = tmp();
     const noAverage = { ...half, training: { ...half.training, ema: 0 } };
