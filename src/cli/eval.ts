@@ -1,6 +1,6 @@
 // `twinshot eval`: evaluates a saved model; --json prints one JSON object as the last line.
 import type { Command } from 'commander';
-import { positiveInteger } from './options.js';
+import { positiveInteger, positiveNumber } from './options.js';
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -27,6 +27,12 @@ export function registerEvalCommand(program: Command): void {
       "test-time views averaged per image (default: the model's setting)",
       positiveInteger('--views'),
     )
+    .option(
+      '--adapt <steps>',
+      "fine-tune the network on each task's support set for this many Adam steps before classifying it (one-shot protocols; each step costs about a forward and backward pass of 5 images per support image)",
+      positiveInteger('--adapt'),
+    )
+    .option('--adapt-lr <lr>', 'learning rate of --adapt (default 1e-4)', positiveNumber('--adapt-lr'))
     .option('--json', 'print one JSON object as the last line')
     .option('--record', "also store the result in the model's config.json (metrics.<protocol>)")
     .addHelpText(
@@ -37,7 +43,8 @@ Examples:
   twinshot eval --model models/omniglot-fast --data ../shared/omniglot/images_evaluation.zip --trials 400 --seed 3 --json
   twinshot eval --model models/omniglot-fast --runs all_runs.zip --json
   twinshot eval --model models/omniglot-fast --protocol verification
-  twinshot eval --model models/omniglot-fast --protocol mnist --trials 400   # Koch et al.'s transfer test`,
+  twinshot eval --model models/omniglot-fast --protocol mnist --trials 400   # Koch et al.'s transfer test
+  twinshot eval --model models/omniglot-fast --views 4 --adapt 10 --trials 1000 --seed 1   # fine-tuned on each task's support set`,
     )
     .action(
       async (options: {
@@ -51,6 +58,8 @@ Examples:
         seed: number;
         limit?: number;
         views?: number;
+        adapt?: number;
+        adaptLr?: number;
         json?: boolean;
         record?: boolean;
       }) => {
@@ -58,6 +67,11 @@ Examples:
         const { formatAccuracy } = await import('../evaluation/statistics.js');
         const { TwinshotError } = await import('../errors.js');
         const protocol = options.runs ? 'runs' : options.protocol;
+        if (options.adaptLr !== undefined && options.adapt === undefined)
+          throw new TwinshotError(
+            'ERR_ARGUMENT',
+            '--adapt-lr sets the learning rate of --adapt; give --adapt STEPS too',
+          );
         if (!(PROTOCOLS as readonly string[]).includes(protocol)) {
           throw new TwinshotError(
             'ERR_ARGUMENT',

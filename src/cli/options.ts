@@ -23,3 +23,12 @@ export function positiveInteger(name: string) {
     return n;
   };
 }
+
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(Number.isFinite(n) && n > 0))
+      throw new TwinshotError('ERR_ARGUMENT', `${name} must be a number > 0; got '${value}'`);
+    return n;
+  };
+}

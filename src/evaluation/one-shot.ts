@@ -8,6 +8,7 @@ import type { OneShotTask } from '../data/one-shot.js';
 import type { InferenceModel } from '../models/inference.js';
 import * as F from '../nn/functional.js';
 import { estimateAccuracy, type AccuracyEstimate } from './statistics.js';
+import { SupportAdapter, type AdaptationOptions } from './support-adaptation.js';
 
 /** A task; `way` is needed when the support holds several shots per class. */
 export type EvalTask = OneShotTask & { way?: number };
@@ -20,6 +21,11 @@ export interface OneShotOptions {
    * task provides; a gallery can apply it with its own mean. Off by default.
    */
   taskCentering?: boolean;
+  /**
+   * Fine-tune the network on each task's support set before classifying its queries (see
+   * support-adaptation.ts). Every task is then embedded on its own, at the cost of the steps.
+   */
+  adaptation?: AdaptationOptions;
 }
 
 export interface OneShotResult extends AccuracyEstimate {
@@ -66,17 +72,32 @@ export function evaluateOneShot(
   tasks: readonly EvalTask[],
   options: OneShotOptions = {},
 ): OneShotResult {
-  const unique = [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];
-  const row = new Map(unique.map((index, i) => [index, i]));
-  const embeddings = keep(embedIndices(inference, set, unique, options.batchSize));
+  // Without adaptation every image is embedded once for all tasks; with it, each task's own.
+  const adapter = options.adaptation ? new SupportAdapter(inference.model, options.adaptation) : null;
+  const unique = adapter ? [] : [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];
+  const shared = adapter ? null : keep(embedIndices(inference, set, unique, options.batchSize));
+  const sharedRows = new Map(unique.map((index, i) => [index, i]));
+  const predict = (task: EvalTask): number[] => {
+    const centering = options.taskCentering ?? false;
+    if (shared !== null) return tidy(() => noGrad(() => classify(inference, shared, task, sharedRows, centering)));
+    return tidy(() => {
+      adapter!.adapt(set.batch(task.support), task.way ?? task.support.length);
+      try {
+        const indices = [...task.support, ...task.queries];
+        const embeddings = embedIndices(inference, set, indices, options.batchSize);
+        const rows = new Map(indices.map((index, i) => [index, i]));
+        return noGrad(() => classify(inference, embeddings, task, rows, centering));
+      } finally {
+        adapter!.restore();
+      }
+    });
+  };
   const groupCounts = new Map<string, { correct: number; trials: number }>();
   let correct = 0;
   let trials = 0;
   try {
     for (const task of tasks) {
-      const predictions = tidy(() =>
-        noGrad(() => classify(inference, embeddings, task, row, options.taskCentering ?? false)),
-      );
+      const predictions = predict(task);
       const counts = groupCounts.get(task.name.split(':')[0]!) ?? { correct: 0, trials: 0 };
       predictions.forEach((predicted, q) => {
         const ok = predicted === task.answers[q];
@@ -88,7 +109,8 @@ export function evaluateOneShot(
       groupCounts.set(task.name.split(':')[0]!, counts);
     }
   } finally {
-    embeddings.dispose();
+    shared?.dispose();
+    adapter?.dispose();
   }
   const perGroup = Object.fromEntries(
     [...groupCounts].map(([name, c]) => [name, estimateAccuracy(c.correct, c.trials)]),

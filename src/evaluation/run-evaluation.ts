@@ -13,7 +13,8 @@ import { PairSampler } from '../data/samplers.js';
 import { TwinshotError } from '../errors.js';
 import { loadModelFolder, type LoadedModel } from '../models/model-folder.js';
 import { InferenceModel } from '../models/inference.js';
-import { embedIndices, evaluateOneShot, type EvalTask } from './one-shot.js';
+import { embedIndices, evaluateOneShot, type EvalTask, type OneShotOptions } from './one-shot.js';
+import { DEFAULT_ADAPTATION_DISTORTIONS, DEFAULT_ADAPTATION_LR } from './support-adaptation.js';
 import { sampleTrials } from './protocols.js';
 import { retrievalMetrics } from './retrieval.js';
 import { verificationMetrics } from './verification.js';
@@ -44,6 +45,10 @@ export interface EvaluationOptions {
   limit?: number;
   /** Test-time views to average (overrides the model's setting). */
   views?: number;
+  /** Adam steps of fine-tuning on each task's support set before classifying it (0 or absent: none). */
+  adapt?: number;
+  /** Learning rate of that fine-tuning (default 1e-4). */
+  adaptLr?: number;
 }
 
 export type EvaluationReport = Record<string, unknown> & { protocol: Protocol; model: string };
@@ -67,7 +72,29 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
   const seed = options.seed ?? 0;
   const way = options.way ?? 20;
   const shot = options.shot ?? 1;
-  const base = { model, seed, views: loaded.inference.settings.views ?? 1 };
+  const adapting = (options.adapt ?? 0) > 0;
+  if (adapting && (options.protocol === 'verification' || options.protocol === 'retrieval'))
+    throw new TwinshotError(
+      'ERR_ARGUMENT',
+      `--adapt fine-tunes on each task's support set; protocol '${options.protocol}' has none (use it with one-shot protocols)`,
+    );
+  const adaptation = adapting
+    ? {
+        steps: options.adapt!,
+        lr: options.adaptLr ?? DEFAULT_ADAPTATION_LR,
+        distortions: DEFAULT_ADAPTATION_DISTORTIONS,
+      }
+    : null;
+  // The model's own training distortions, and a seed of their own, so the same seed gives the same answers.
+  const oneShot: OneShotOptions = adaptation
+    ? { adaptation: { ...adaptation, augment: loaded.card.training?.config.augment ?? undefined, seed: seed + 7 } }
+    : {};
+  const base = {
+    model,
+    seed,
+    views: loaded.inference.settings.views ?? 1,
+    ...(adaptation ? { adaptation } : {}),
+  };
 
   if (options.protocol === 'runs') {
     if (!options.runs)
@@ -76,7 +103,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         "protocol 'runs' needs --runs PATH (the release's all_runs folder or zip)",
       );
     const { set, tasks } = await readOneShotRuns(options.runs, loaded.card.preprocessing);
-    const result = evaluateOneShot(loaded.inference, set, tasks);
+    const result = evaluateOneShot(loaded.inference, set, tasks, oneShot);
     return { protocol: 'runs', ...base, data: options.runs, way: 20, shot: 1, runs: tasks.length, ...result };
   }
 
@@ -90,7 +117,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       seed,
       withinGroup: false,
     });
-    const result = evaluateOneShot(loaded.inference, set, tasks);
+    const result = evaluateOneShot(loaded.inference, set, tasks, oneShot);
     return {
       protocol: 'mnist',
       ...base,
@@ -124,7 +151,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         withinGroup: options.protocol === 'within-alphabet',
       });
     }
-    const result = evaluateOneShot(loaded.inference, set, tasks);
+    const result = evaluateOneShot(loaded.inference, set, tasks, oneShot);
     return { protocol: options.protocol, ...base, data, way, shot, ...result };
   }
 

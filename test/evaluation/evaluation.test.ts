@@ -231,6 +231,12 @@ describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
     expect(first.ci95[0]).toBeLessThanOrEqual(first.accuracy);
     expect((await run()).accuracy).toBe(first.accuracy);
     expect(await run('--views', '4')).toMatchObject({ trials: 40, views: 4 });
+    // --adapt fine-tunes per task and says so; the same seed still gives the same answers.
+    const adapted = await run('--adapt', '2', '--adapt-lr', '0.001');
+    expect(adapted).toMatchObject({ trials: 40, adaptation: { steps: 2, lr: 0.001, distortions: 4 } });
+    expect((await run('--adapt', '2', '--adapt-lr', '0.001')).accuracy).toBe(adapted.accuracy);
+    await expect(run('--adapt-lr', '0.001')).rejects.toThrow(/give --adapt STEPS too/);
+    await expect(run('--adapt', '2', '--protocol', 'verification')).rejects.toThrow(/has none/);
     // --record stores the result in the card, naming the data set without this machine's path.
     await run('--record');
     const recorded = readModelCard(dir).metrics['within-alphabet'] as Record<string, unknown>;
