@@ -107,6 +107,7 @@ export class SupportAdapter {
           }
         } finally {
           optimizer.zeroGrad();
+          disposeAll([...optimizer.stateDict().tensors.values()]); // the moments, now rather than at collection
           net.train(wasTraining);
         }
       }
