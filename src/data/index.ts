@@ -16,6 +16,7 @@ export {
   type LoadOmniglotOptions,
   type OmniglotSplit,
 } from './omniglot.js';
+export { readOmniglotFiles, type OmniglotFiles, type ReadOmniglotFilesOptions } from './omniglot-files.js';
 export { loadImageFolder, IMAGE_EXTENSIONS, type LoadImageFolderOptions, type FolderLayout } from './image-folder.js';
 export {
   loadManifest,

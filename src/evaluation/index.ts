@@ -5,3 +5,4 @@ export * from './one-shot.js';
 export * from './verification.js';
 export * from './retrieval.js';
 export * from './run-evaluation.js';
+export * from './file-tasks.js';
