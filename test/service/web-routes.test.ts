@@ -1,4 +1,4 @@
-// The web page's routes (src/service/web-routes.ts): training runs and their metrics logs, the
+// The web page's routes (src/service/routes/runs.ts, explorer.ts): training runs and their metrics logs, the
 // live event stream, and Omniglot explorer tasks.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,7 +8,7 @@ import { buildApp, type TwinshotApp } from '../../src/service/app.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import { SqliteStore } from '../../src/gallery/sqlite-store.js';
 import { locateOmniglot } from '../../src/data/omniglot.js';
-import type { WebRoutesOptions } from '../../src/service/web-routes.js';
+import type { WebRoutesOptions } from '../../src/service/app.js';
 
 function findOmniglot(): string | null {
   try {
