@@ -1,13 +1,10 @@
 // Builds a network from its architecture config (the `model` block of a training config, also
 // saved in every model folder's config.json).
-import type { Static } from '@sinclair/typebox';
-import type { ModelConfig } from '../training/config.js';
+import type { ArchitectureConfig } from './config.js';
 import { EmbeddingNet } from './embedding-net.js';
 import { Koch2015 } from './koch2015.js';
 import type { TwinModel } from './twin-model.js';
 import { EnsembleNet } from './ensemble.js';
-
-export type ArchitectureConfig = Static<typeof ModelConfig>;
 
 export function buildModel(architecture: ArchitectureConfig, inputSize: number): TwinModel {
   if (architecture.kind === 'koch2015') return new Koch2015({ inputSize, codeSize: architecture.codeSize });

@@ -3,6 +3,7 @@ export * from './twin-model.js';
 export * from './koch2015.js';
 export * from './embedding-net.js';
 export * from './backbones.js';
+export * from './config.js';
 export * from './factory.js';
 export * from './inference.js';
 export * from './model-folder.js';

@@ -6,8 +6,9 @@ import type { Preprocessing } from '../data/image.js';
 import { TwinshotError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadModule, saveModule } from '../io/safetensors.js';
-import type { TrainConfig } from '../training/config.js';
-import { buildModel, type ArchitectureConfig } from './factory.js';
+import type { RandomAffineOptions } from '../data/augment.js';
+import { validateModelConfig, type ArchitectureConfig } from './config.js';
+import { buildModel } from './factory.js';
 import type { TwinModel } from './twin-model.js';
 import { InferenceModel, isViewCount, MAX_VIEWS, type InferenceSettings } from './inference.js';
 
@@ -26,11 +27,17 @@ export interface ModelCard {
   verification: { threshold: number; scale: number };
   /** How embeddings are post-processed at inference (the metrics below were measured with it). */
   inference: InferenceSettings;
-  /** The training config, data and cost. */
-  training?: { config: TrainConfig; steps: number; seconds: number; machine: string; finishedAt: string } & Record<string, unknown>;
+  /**
+   * How the model was trained, as the trainer recorded it: its config, data and cost. A model does
+   * not interpret it (training's `trainingConfigOf` reads the config back, validated).
+   */
+  training?: { config: RecordedTrainingConfig; steps: number; seconds: number; machine: string; finishedAt: string } & Record<string, unknown>;
   /** Measured results, keyed by protocol. */
   metrics: Record<string, unknown>;
 }
+
+/** A training config as stored in a card; evaluation's support adaptation reuses its distortions. */
+export type RecordedTrainingConfig = { augment?: RandomAffineOptions | null } & Record<string, unknown>;
 
 export interface LoadedModel {
   model: TwinModel;
@@ -71,6 +78,11 @@ export function readModelCard(dir: string): ModelCard {
       'ERR_MODEL',
       `${file}: inference.views is ${JSON.stringify(views)}; it must be a whole number from 1 to ${MAX_VIEWS}`,
     );
+  }
+  try {
+    card.architecture = validateModelConfig(card.architecture, `${file}: architecture`);
+  } catch (error) {
+    throw new TwinshotError('ERR_MODEL', (error as Error).message.replace(/\nFix these keys.*$/s, ''));
   }
   return card;
 }

@@ -1,9 +1,12 @@
 // Training configuration: one JSON file validated against a schema (TypeBox), with defaults,
-// so a wrong key or value fails before any compute with the path and what was expected.
+// so a wrong key or value fails before any compute with the path and what was expected. The
+// model section is the models' own schema (models/config.ts), composed here.
 import fs from 'node:fs';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from '@sinclair/typebox';
 import { TwinshotError } from '../errors.js';
+import { validate } from '../io/config-schema.js';
+import { ModelConfig } from '../models/config.js';
+import type { ModelCard } from '../models/model-folder.js';
 
 const Strict = { additionalProperties: false } as const;
 const Positive = (description: string, extra: object = {}) =>
@@ -38,42 +41,9 @@ export const DataConfig = Type.Object(
   Strict,
 );
 
-export const EmbeddingModelConfig = Type.Object(
-  {
-    kind: Type.Literal('embedding'),
-    backbone: Type.Union([Type.Literal('conv'), Type.Literal('resnet')], { default: 'conv' }),
-    channels: Type.Array(Count('channels of a block'), { minItems: 1, default: [64, 64, 64, 64] }),
-    poolLast: Type.Boolean({ default: true }),
-    globalPool: Type.Boolean({ default: false }),
-    embeddingDim: Type.Optional(Type.Union([Count('linear head output'), Type.Null()])),
-    normalize: Type.Boolean({ default: false }),
-    distance: Type.Union([Type.Literal('euclidean'), Type.Literal('squared-euclidean'), Type.Literal('cosine')], {
-      default: 'squared-euclidean',
-    }),
-  },
-  Strict,
-);
-
-export const KochModelConfig = Type.Object(
-  {
-    kind: Type.Literal('koch2015'),
-    codeSize: Count('width of the code layer', 1),
-  },
-  Strict,
-);
-
-export const EnsembleModelConfig = Type.Object(
-  {
-    kind: Type.Literal('ensemble'),
-    members: Type.Array(EmbeddingModelConfig, {
-      minItems: 1,
-      description: 'embedding networks whose unit-length codes are concatenated',
-    }),
-  },
-  Strict,
-);
-
-export const ModelConfig = Type.Union([EmbeddingModelConfig, KochModelConfig, EnsembleModelConfig]);
+// Kept here too so `training.ModelConfig` and friends go on working.
+export { EmbeddingModelConfig, KochModelConfig, EnsembleModelConfig, ModelConfig } from '../models/config.js';
+export { validate } from '../io/config-schema.js';
 
 export const LossConfig = Type.Union([
   Type.Object(
@@ -262,52 +232,13 @@ export function validateConfig(raw: unknown, origin = 'config'): TrainConfig {
   return validate(TrainConfigSchema, raw, origin);
 }
 
-export function validate<T extends TSchema>(schema: T, raw: unknown, origin: string): Static<T> {
-  const value = Value.Default(schema, Value.Clone(raw));
-  if (Value.Check(schema, value)) return value as Static<T>;
-  const problems = explain(schema, value, '')
-    .slice(0, 8)
-    .map((p) => `  ${p}`);
-  throw new TwinshotError(
-    'ERR_CONFIG',
-    `${origin} is invalid:\n${problems.join('\n')}\nFix these keys (see configs/*.json for examples).`,
-  );
-}
-
-/** Error lines with paths; a union tagged by `kind` is explained through the variant its kind names. */
-function explain(schema: TSchema, value: unknown, prefix: string): string[] {
-  const lines: string[] = [];
-  for (const error of Value.Errors(schema, value)) {
-    const path = prefix + error.path;
-    if (lines.some((l) => l.startsWith(`${path || '/'}:`))) continue;
-    const variants = (error.schema as { anyOf?: TSchema[] }).anyOf;
-    const kind = (error.value as { kind?: unknown } | undefined)?.kind;
-    if (variants !== undefined && kind !== undefined) {
-      const kinds = variants.map(
-        (v) => (v as { properties?: { kind?: { const?: unknown; anyOf?: { const: unknown }[] } } }).properties?.kind,
-      );
-      const index = kinds.findIndex((k) => k?.const === kind || k?.anyOf?.some((o) => o.const === kind));
-      if (index < 0) {
-        const names = kinds.flatMap((k) => (k?.const !== undefined ? [k.const] : (k?.anyOf ?? []).map((o) => o.const)));
-        lines.push(
-          `${path}/kind: must be one of ${names.map((n) => JSON.stringify(n)).join(', ')} (got ${JSON.stringify(kind)})`,
-        );
-      } else {
-        lines.push(...explain(variants[index]!, Value.Default(variants[index]!, Value.Clone(error.value)), path));
-      }
-      continue;
-    }
-    // An optional section (an object or null): explain through the object.
-    const objects = variants?.filter((v) => (v as { type?: string }).type !== 'null') ?? [];
-    if (variants !== undefined && objects.length === 1 && error.value !== null && typeof error.value === 'object') {
-      lines.push(...explain(objects[0]!, Value.Default(objects[0]!, Value.Clone(error.value)), path));
-      continue;
-    }
-    const got =
-      error.value !== undefined && typeof error.value !== 'object' ? ` (got ${JSON.stringify(error.value)})` : '';
-    lines.push(`${path || '/'}: ${error.message}${got}`);
-  }
-  return lines;
+/**
+ * The training config a model folder recorded, validated (older folders get today's defaults);
+ * undefined when the folder was not made by the trainer.
+ */
+export function trainingConfigOf(card: ModelCard, origin = `model ${card.name}`): TrainConfig | undefined {
+  const recorded = card.training?.config;
+  return recorded === undefined ? undefined : validateConfig(recorded, `${origin}: training.config`);
 }
 
 /** Reads a JSON config file, applies dotted overrides ({"training.steps": 100}) and validates. */

@@ -5,11 +5,10 @@ import { samePreprocessing } from '../data/image.js';
 import { evaluateOneShot, type OneShotResult } from '../evaluation/one-shot.js';
 import { EmbeddingNet } from '../models/embedding-net.js';
 import { EnsembleNet } from '../models/ensemble.js';
-import type { ArchitectureConfig } from '../models/factory.js';
+import type { ArchitectureConfig, EmbeddingArchitecture } from '../models/config.js';
 import { InferenceModel, type InferenceSettings } from '../models/inference.js';
 import { loadModelFolder, MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
-import type { EmbeddingModelConfig } from './config.js';
-import type { Static } from '@sinclair/typebox';
+import { trainingConfigOf } from './config.js';
 import {
   calibrateOnPairs,
   loadTrainingData,
@@ -33,7 +32,7 @@ export async function buildEnsemble(
   if (memberDirs.length < 2) throw new TwinshotError('ERR_ARGUMENT', 'an ensemble needs at least two model folders');
   const members = memberDirs.map((dir) => loadModelFolder(dir));
   const first = members[0]!;
-  const config = first.card.training?.config;
+  const config = trainingConfigOf(first.card, memberDirs[0]);
   if (!config)
     throw new TwinshotError('ERR_MODEL', `${memberDirs[0]} has no training config: its validation data is unknown`);
   for (const [i, m] of members.entries()) {
@@ -50,7 +49,7 @@ export async function buildEnsemble(
       );
     }
     // The ensemble is measured on the first member's held-out groups; another member must not have trained on them.
-    const data = m.card.training?.config.data;
+    const data = trainingConfigOf(m.card, memberDirs[i])?.data;
     if (
       !data ||
       data.source !== config.data.source ||
@@ -79,7 +78,7 @@ export async function buildEnsemble(
   const verification = calibrateOnPairs(inference, validation ?? train, 2000, config.seed + 3);
   const architecture: ArchitectureConfig = {
     kind: 'ensemble',
-    members: members.map((m) => m.card.architecture as Static<typeof EmbeddingModelConfig>),
+    members: members.map((m) => m.card.architecture as EmbeddingArchitecture),
   };
   const card: ModelCard = {
     format: MODEL_FORMAT,
