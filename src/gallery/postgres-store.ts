@@ -1,9 +1,21 @@
 // PostgresStore: galleries in PostgreSQL with pgvector, one table per gallery with an HNSW index,
-// for several server processes and machines sharing one database.
+// for several server processes and machines sharing one database. Tables live in
+// postgres-tables.ts, bulk writes in postgres-bulk.ts, the index in postgres-index.ts, keys in
+// postgres-keys.ts; this file opens the store and runs each operation in its transaction.
 import pg from 'pg';
 import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
-import type { SearchMetric } from '../models/embedder.js';
+import { insertExamples } from './postgres-bulk.js';
+import { createHnswIndex, searchExamples, searchMeans } from './postgres-index.js';
+import { postgresKeys } from './postgres-keys.js';
+import {
+  GalleryTables,
+  createSharedTables,
+  parseVector,
+  quoteIdent,
+  vectorLiteral,
+  type GalleryRow,
+} from './postgres-tables.js';
 import type {
   ApiKeyRecord,
   ClassSummary,
@@ -11,7 +23,6 @@ import type {
   GalleryRecord,
   GallerySpec,
   GalleryStore,
-  KeyScope,
   Neighbour,
   NewExample,
   SearchOptions,
@@ -24,120 +35,10 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
 }
 
-interface GalleryRow {
-  id: string;
-  name: string;
-  model: string;
-  dim: number;
-  metric: SearchMetric;
-  created_at: Date;
-}
-
-interface KeyRow {
-  id: string;
-  hash: string;
-  gallery: string;
-  scopes: string;
-  name: string | null;
-  created_at: Date;
-  revoked_at: Date | null;
-}
-
-/** pgvector's distance operator and HNSW operator class for each metric. */
-const OPERATORS: Record<SearchMetric, { op: string; opclass: string }> = {
-  l2: { op: '<->', opclass: 'l2_ops' },
-  cosine: { op: '<=>', opclass: 'cosine_ops' },
-  l1: { op: '<+>', opclass: 'l1_ops' },
-};
-
-/** pgvector indexes `vector` up to 2,000 dimensions and `halfvec` up to 4,000. */
-const MAX_VECTOR_INDEX_DIM = 2000;
-const MAX_HALFVEC_INDEX_DIM = 4000;
-/** HNSW returns at most hnsw.ef_search rows per scan; pgvector caps the setting at 1,000. */
-const MAX_EF_SEARCH = 1000;
 const SCHEMA_LOCK = 0x7477_696e; // 'twin': serialises schema creation between processes
-/** Batches at least this large, into a gallery no larger than the batch, rebuild the index once. */
-const BULK_LOAD_ROWS = 5000;
-const BULK_BUILD_MEMORY = '512MB';
 /** Writes of more labels than this lock the whole gallery's class means instead of each label. */
 const MAX_LABEL_LOCKS = 32;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function vectorLiteral(vector: Float32Array): string {
-  for (const x of vector) {
-    if (!Number.isFinite(x)) throw new TwinshotError('ERR_ARGUMENT', 'vectors must not hold NaN or infinite values');
-  }
-  return `[${Array.prototype.join.call(vector, ',')}]`;
-}
-
-function parseVector(text: string): Float32Array {
-  return Float32Array.from(text.slice(1, -1).split(','), Number);
-}
-
-function keyFromRow(row: KeyRow): ApiKeyRecord {
-  return {
-    id: row.id,
-    hash: row.hash,
-    gallery: row.gallery,
-    scopes: row.scopes.split(',').filter(Boolean) as KeyScope[],
-    name: row.name,
-    createdAt: row.created_at.toISOString(),
-    revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
-  };
-}
-
-/** Table names and SQL fragments for one gallery; names come from its numeric id, never from user text. */
-class GalleryTables {
-  readonly examples: string;
-  readonly classes: string;
-  /** The indexed expression, and the cast a query vector needs to use the index. */
-  readonly column: string;
-  readonly cast: string;
-  readonly op: string;
-  readonly isIndexed: boolean;
-
-  constructor(readonly row: GalleryRow) {
-    this.examples = quoteIdent(`twinshot_examples_${row.id}`);
-    this.classes = quoteIdent(`twinshot_classes_${row.id}`);
-    this.op = OPERATORS[row.metric].op;
-    if (row.dim <= MAX_VECTOR_INDEX_DIM) {
-      this.column = 'embedding';
-      this.cast = `::vector(${row.dim})`;
-    } else {
-      // Wider vectors are indexed at half precision (pgvector's documented route), up to 4,000.
-      this.column = `(embedding::halfvec(${row.dim}))`;
-      this.cast = `::halfvec(${row.dim})`;
-    }
-    this.isIndexed = row.dim <= MAX_HALFVEC_INDEX_DIM;
-  }
-
-  /** The HNSW index's name (derived from the gallery id, like the tables). */
-  get hnswIndex(): string {
-    return quoteIdent(`twinshot_examples_${this.row.id}_hnsw`);
-  }
-
-  /** Builds the HNSW index (at creation, and after a bulk load). */
-  createIndexStatement(): string {
-    const opclass =
-      (this.row.dim <= MAX_VECTOR_INDEX_DIM ? 'vector_' : 'halfvec_') + OPERATORS[this.row.metric].opclass;
-    return `CREATE INDEX ${this.hnswIndex} ON ${this.examples} USING hnsw (${this.column} ${opclass})`;
-  }
-
-  createStatements(): string[] {
-    const { dim } = this.row;
-    const statements = [
-      `CREATE TABLE ${this.examples} (id bigserial PRIMARY KEY, label text NOT NULL, embedding vector(${dim}) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
-      `CREATE INDEX ON ${this.examples} (label)`,
-      `CREATE TABLE ${this.classes} (label text PRIMARY KEY, examples integer NOT NULL, mean vector(${dim}) NOT NULL)`,
-    ];
-    if (this.isIndexed) statements.push(this.createIndexStatement());
-    return statements;
-  }
-}
 
 /**
  * The scale-out store: PostgreSQL with the pgvector extension. Each gallery has its own table
@@ -203,13 +104,7 @@ export class PostgresStore implements GalleryStore {
           "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'",
         );
         vectorSchema = found.rows[0]!.nspname;
-        const s = quoteIdent(schema);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${s}.twinshot_galleries (
-          id bigserial PRIMARY KEY, name text NOT NULL UNIQUE, model text NOT NULL, dim integer NOT NULL,
-          metric text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
-        await client.query(`CREATE TABLE IF NOT EXISTS ${s}.twinshot_api_keys (
-          id text PRIMARY KEY, hash text NOT NULL UNIQUE, gallery text NOT NULL, scopes text NOT NULL,
-          name text, created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz)`);
+        await createSharedTables(client, schema);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -317,7 +212,9 @@ export class PostgresStore implements GalleryStore {
         [spec.name, spec.model, spec.dim, spec.metric],
       );
       const row = inserted.rows[0]!;
-      for (const statement of new GalleryTables(row).createStatements()) await client.query(statement);
+      const tables = new GalleryTables(row);
+      for (const statement of tables.createStatements()) await client.query(statement);
+      await createHnswIndex(client, tables);
       return { gallery: await this.#record(client, row), created: true };
     });
   }
@@ -369,39 +266,12 @@ export class PostgresStore implements GalleryStore {
             `vectors of gallery '${gallery}' have ${dim} values; got ${vector.length}`,
           );
       }
-      // Adding at least BULK_LOAD_ROWS rows to a gallery no larger than the batch: building the
-      // HNSW index once afterwards is several times faster than updating it row by row. The
-      // drop takes an exclusive lock, so searches of this gallery wait until the commit.
-      let rebuild = false;
-      if (tables.isIndexed && examples.length >= BULK_LOAD_ROWS) {
-        const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${tables.examples}`);
-        if (Number(count.rows[0]!.n) <= examples.length) {
-          await client.query(`DROP INDEX IF EXISTS ${tables.hnswIndex}`);
-          rebuild = true;
-        }
-      }
-      const ids: string[] = [];
-      // Multi-row inserts of up to 500 rows: one round trip each, far below the parameter limit.
-      for (let start = 0; start < examples.length; start += 500) {
-        const batch = examples.slice(start, start + 500);
-        const values = batch.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}::vector)`).join(', ');
-        const params = batch.flatMap(({ label, vector }) => [label, vectorLiteral(vector)]);
-        const inserted = await client.query<{ id: string }>(
-          `INSERT INTO ${tables.examples} (label, embedding) VALUES ${values} RETURNING id`,
-          params,
-        );
-        ids.push(...inserted.rows.map((r) => String(r.id)));
-      }
+      const ids = await insertExamples(client, tables, examples);
       await this.#refreshClasses(
         client,
         tables,
         examples.map((e) => e.label),
       );
-      if (rebuild) {
-        // pgvector builds far faster when the graph fits in maintenance_work_mem.
-        await client.query(`SET LOCAL maintenance_work_mem = '${BULK_BUILD_MEMORY}'`);
-        await client.query(tables.createIndexStatement());
-      }
       return ids;
     });
   }
@@ -473,69 +343,12 @@ export class PostgresStore implements GalleryStore {
         const literal = vectorLiteral(query);
         results.push(
           options.by === 'mean'
-            ? await this.#searchMeans(client, tables, literal, options.k)
-            : await this.#searchExamples(client, tables, literal, options.k),
+            ? await searchMeans(client, tables, literal, options.k)
+            : await searchExamples(client, tables, literal, options.k),
         );
       }
       return results;
     });
-  }
-
-  async #searchMeans(client: pg.PoolClient, tables: GalleryTables, literal: string, k: number): Promise<Neighbour[]> {
-    // An exact scan of the means. Parallel workers cost more to start than the scan takes, up to
-    // hundreds of thousands of classes, so they are switched off for it.
-    await client.query('BEGIN');
-    try {
-      await client.query('SET LOCAL max_parallel_workers_per_gather = 0');
-      const rows = await client.query<{ label: string; distance: number }>(
-        `SELECT label, mean ${tables.op} $1::vector AS distance FROM ${tables.classes} ORDER BY distance LIMIT $2`,
-        [literal, k],
-      );
-      return rows.rows;
-    } finally {
-      await client.query('COMMIT');
-    }
-  }
-
-  /**
-   * Nearest examples through the HNSW index, grouped by label. The index returns at most
-   * hnsw.ef_search rows, so the candidate count grows (4k, 16k, ...) until k labels are found;
-   * past 1,000 candidates an exact grouped scan answers instead.
-   */
-  async #searchExamples(
-    client: pg.PoolClient,
-    tables: GalleryTables,
-    literal: string,
-    k: number,
-  ): Promise<Neighbour[]> {
-    const { op, column, cast } = tables;
-    let candidates = Math.max(4 * k, 40);
-    await client.query('BEGIN');
-    try {
-      while (tables.isIndexed && candidates <= MAX_EF_SEARCH) {
-        await client.query(`SET LOCAL hnsw.ef_search = ${candidates}`);
-        const rows = await client.query<{ label: string; distance: number; n: number }>(
-          `SELECT label, min(distance) AS distance, sum(count(*)) OVER ()::int AS n FROM (
-             SELECT label, ${column} ${op} $1${cast} AS distance FROM ${tables.examples}
-             ORDER BY ${column} ${op} $1${cast} LIMIT $2) nearest
-           GROUP BY label ORDER BY distance LIMIT $3`,
-          [literal, candidates, k],
-        );
-        const seen = rows.rows[0]?.n ?? 0;
-        // Enough labels, or the scan returned fewer rows than asked: the table holds no more.
-        if (rows.rows.length >= k || seen < candidates)
-          return rows.rows.map(({ label, distance }) => ({ label, distance }));
-        if (candidates === MAX_EF_SEARCH) break;
-        candidates = Math.min(candidates * 4, MAX_EF_SEARCH);
-      }
-      const exact = await client.query<{ label: string; distance: number }>(
-        `SELECT label, min(embedding ${op} $1::vector) AS distance FROM ${tables.examples} GROUP BY label ORDER BY distance LIMIT $2`,
-        [literal, k],
-      );
-      return exact.rows;
-    } finally {
-      await client.query('COMMIT');
-    }
   }
 
   async exportExamples(gallery: string): Promise<ExampleRecord[]> {
@@ -554,46 +367,23 @@ export class PostgresStore implements GalleryStore {
   }
 
   async createKey(key: ApiKeyRecord): Promise<void> {
-    await this.#withClient('create a key', (client) =>
-      client.query(
-        'INSERT INTO twinshot_api_keys (id, hash, gallery, scopes, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-        [key.id, key.hash, key.gallery, key.scopes.join(','), key.name, key.createdAt, key.revokedAt],
-      ),
-    );
+    await this.#withClient('create a key', (client) => postgresKeys.create(client, key));
   }
 
   async listKeys(): Promise<ApiKeyRecord[]> {
-    return this.#withClient('list keys', async (client) => {
-      const rows = await client.query<KeyRow>('SELECT * FROM twinshot_api_keys ORDER BY created_at, id');
-      return rows.rows.map(keyFromRow);
-    });
+    return this.#withClient('list keys', (client) => postgresKeys.list(client));
   }
 
   async revokeKey(id: string): Promise<boolean> {
-    return this.#withClient('revoke a key', async (client) => {
-      const result = await client.query(
-        'UPDATE twinshot_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL',
-        [id],
-      );
-      return (result.rowCount ?? 0) > 0;
-    });
+    return this.#withClient('revoke a key', (client) => postgresKeys.revoke(client, id));
   }
 
   async findKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    return this.#withClient('look up a key', async (client) => {
-      const rows = await client.query<KeyRow>(
-        'SELECT * FROM twinshot_api_keys WHERE hash = $1 AND revoked_at IS NULL',
-        [hash],
-      );
-      return rows.rows[0] ? keyFromRow(rows.rows[0]) : null;
-    });
+    return this.#withClient('look up a key', (client) => postgresKeys.findByHash(client, hash));
   }
 
   async hasActiveKeys(): Promise<boolean> {
-    return this.#withClient('look up keys', async (client) => {
-      const rows = await client.query('SELECT 1 FROM twinshot_api_keys WHERE revoked_at IS NULL LIMIT 1');
-      return (rows.rowCount ?? 0) > 0;
-    });
+    return this.#withClient('look up keys', (client) => postgresKeys.hasActive(client));
   }
 
   async ping(): Promise<void> {
