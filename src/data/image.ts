@@ -1,6 +1,6 @@
 // Image decoding for every entry point (data sets, CLI, service): PNG/JPEG/WebP/GIF bytes ->
 // one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
-import sharp, { type Metadata } from 'sharp';
+import type { Metadata, default as Sharp } from 'sharp';
 import { TwinshotError } from '../errors.js';
 import { frameInk } from './ink-frame.js';
 import { GrayResizer } from './resize.js';
@@ -30,6 +30,14 @@ export interface DecodeLimits {
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
+// sharp (libvips) is loaded on the first decode, not on import: tensors, models and training import
+// this file, and loading libvips costs about 0.2 s and tens of MB that most of their users never need.
+let sharpLoading: Promise<typeof Sharp> | undefined;
+function loadSharp(): Promise<typeof Sharp> {
+  sharpLoading ??= import('sharp').then((module) => module.default);
+  return sharpLoading;
+}
+
 function imageError(message: string, cause?: unknown): TwinshotError {
   return new TwinshotError('ERR_IMAGE', message, { cause });
 }
@@ -45,6 +53,7 @@ export async function decodeImage(
   limits: DecodeLimits = {},
 ): Promise<Uint8Array> {
   if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
+  const sharp = await loadSharp();
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
   let metadata: Metadata;
   try {

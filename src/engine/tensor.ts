@@ -1,9 +1,10 @@
 // Tensor: a PyTorch-shaped TypeScript view of one libtorch tensor, and the functions that create them.
-import { ArgumentError, DTypeError, ShapeError, TwinshotError } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { DTYPES, dtypeFromCode, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype.js';
 import { native, ops, type Handle, type NativeArg, type NativeResult } from './native.js';
 import type { OpName } from './op-names.js';
 import { setTensorCheck, trackTensor } from './scope.js';
+import { disposedError } from './disposed-error.js';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 export type Scalar = number;
@@ -72,12 +73,7 @@ export class Tensor {
 
   /** The addon handle; throws once the tensor is disposed. */
   get handle(): Handle {
-    if (this.#handle === null) {
-      throw new TwinshotError(
-        'ERR_DISPOSED',
-        'tensor was disposed: it cannot be used after dispose() or outside its tidy() scope',
-      );
-    }
+    if (this.#handle === null) throw disposedError(this.#shape, this.#dtype);
     return this.#handle;
   }
 

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { TwinshotError } from '../errors.js';
 import type { Embedder, EmbedderInfo, SearchMetric } from './embedder.js';
 import type { EmbedReply } from './embed-worker.js';
-import type { ModelCard } from './model-folder.js';
+import { resolveModelFolder, type ModelCard } from './model-folder.js';
 
 export interface ModelEmbedderOptions {
   /** libtorch threads inside the worker (default: libtorch's default, every core). */
@@ -48,6 +48,7 @@ export class ModelEmbedder implements Embedder {
 
   /** Loads `dir` (config.json + model.safetensors) in a new worker thread. */
   static async open(dir: string, options: ModelEmbedderOptions = {}): Promise<ModelEmbedder> {
+    dir = resolveModelFolder(dir);
     const isSource = import.meta.url.endsWith('.ts');
     const entry = new URL(isSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url);
     const workerData = { dir, threads: options.threads };

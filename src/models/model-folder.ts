@@ -2,6 +2,7 @@
 // measured metrics, and the same/different threshold) and model.safetensors (the weights).
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Preprocessing } from '../data/image.js';
 import { TwinshotError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
@@ -13,6 +14,36 @@ import type { TwinModel } from './twin-model.js';
 import { InferenceModel, isViewCount, MAX_VIEWS, type InferenceSettings } from './inference.js';
 
 export const MODEL_FORMAT = 'twinshot-model';
+
+/** The package's folder of trained models (`models/`, beside `src/` and `dist/`). */
+export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
+
+/**
+ * The trained models that ship with twinshot, as absolute paths, so they load from any folder.
+ * @example const { inference, card } = loadModelFolder(SHIPPED_MODELS.omniglotFast);
+ */
+export const SHIPPED_MODELS = {
+  /** Conv-4 at 40x40, ink-framed, prototypical loss: 90.3% twenty-way within alphabets (docs/results.md). */
+  omniglotFast: path.join(PACKAGE_MODELS_DIR, 'omniglot-fast'),
+  /** Five such networks, each image averaged over 4 test-time views: 91.5%, about 15 times the cost. */
+  omniglotEnsemble: path.join(PACKAGE_MODELS_DIR, 'omniglot-ensemble'),
+} as const;
+
+/**
+ * The folder a model argument names: `dir` itself when it holds config.json; otherwise, for a
+ * relative path, the shipped model it names (`omniglot-fast` or `models/omniglot-fast`, as the
+ * README writes it, from whatever folder the caller runs in). Anything else is returned as given,
+ * for {@link readModelCard} to explain.
+ */
+export function resolveModelFolder(dir: string): string {
+  if (path.isAbsolute(dir) || fs.existsSync(path.join(dir, 'config.json'))) return dir;
+  const parts = path.normalize(dir).split(path.sep).filter((part) => part !== '');
+  const name = parts.length === 1 || (parts.length === 2 && parts[0] === 'models') ? parts.at(-1)! : null;
+  if (name === null || name === '.' || name === '..') return dir;
+  const shipped = path.join(PACKAGE_MODELS_DIR, name);
+  if (fs.existsSync(path.join(shipped, 'config.json'))) return shipped;
+  return dir;
+}
 
 export interface ModelCard {
   format: typeof MODEL_FORMAT;
@@ -54,6 +85,7 @@ export function saveModelFolder(dir: string, model: TwinModel, card: ModelCard):
 }
 
 export function readModelCard(dir: string): ModelCard {
+  dir = resolveModelFolder(dir);
   const file = path.join(dir, 'config.json');
   let card: ModelCard;
   try {
@@ -87,8 +119,13 @@ export function readModelCard(dir: string): ModelCard {
   return card;
 }
 
-/** Loads a model folder in eval mode. */
+/**
+ * Loads a model folder in eval mode: a folder written by `twinshot train`, or a shipped model
+ * ({@link SHIPPED_MODELS}, or by name: see {@link resolveModelFolder}).
+ * @throws TwinshotError ERR_MODEL when the folder holds no twinshot model
+ */
 export function loadModelFolder(dir: string): LoadedModel {
+  dir = resolveModelFolder(dir);
   const card = readModelCard(dir);
   const model = buildModel(card.architecture, card.preprocessing.size);
   loadModule(model, path.join(dir, 'model.safetensors'));
@@ -101,6 +138,7 @@ export function loadModelFolder(dir: string): LoadedModel {
  * A card travels to other machines, so a `data` path is kept as its file name only.
  */
 export function recordMetrics(dir: string, key: string, value: Record<string, unknown>): void {
+  dir = resolveModelFolder(dir);
   const card = readModelCard(dir);
   const portable = typeof value.data === 'string' ? { ...value, data: path.basename(value.data) } : value;
   card.metrics = { ...card.metrics, [key]: portable };

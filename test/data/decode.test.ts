@@ -7,7 +7,8 @@ import { decodeGrayPng } from '../../src/data/png.js';
 import { GrayResizer } from '../../src/data/resize.js';
 import { decodeMany } from '../../src/data/decode.js';
 import { decodeImage } from '../../src/data/image.js';
-import { OMNIGLOT_DIR, encodeGrayPng, glyph, hasOmniglot, pngChunk } from './helpers.js';
+import { OMNIGLOT_DIR, encodeGrayPng, glyph, pngChunk } from './helpers.js';
+import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 async function sharpGray(bytes: Uint8Array): Promise<Uint8Array> {
   const { data, info } = await sharp(bytes).grayscale().raw().toBuffer({ resolveWithObject: true });
@@ -123,7 +124,7 @@ describe('decodeMany()', () => {
     expect(b.reduce((s, v) => s + v, 0)).toBeGreaterThan(400 * 20);
   });
 
-  it.skipIf(!hasOmniglot)(
+  needs(OMNIGLOT).it(
     'decodes real Omniglot PNGs exactly like sharp at 105x105 and within 3 levels at 28x28',
     async () => {
       const files = unzipSync(fs.readFileSync(path.join(OMNIGLOT_DIR, 'images_evaluation.zip')), {

@@ -7,15 +7,10 @@ import { zipSync, zlibSync } from 'fflate';
 import { afterAll } from 'vitest';
 import { tensor } from '../../src/engine/tensor.js';
 import { ImageSet } from '../../src/data/dataset.js';
+import { findOmniglot } from '../helpers/prerequisites.js';
 
-export const OMNIGLOT_DIR =
-  process.env.TWINSHOT_OMNIGLOT ?? path.resolve(import.meta.dirname, '../../../shared/omniglot');
-export const hasOmniglot = fs.existsSync(path.join(OMNIGLOT_DIR, 'images_background.zip'));
-if (!hasOmniglot) {
-  console.warn(
-    `Omniglot not found at ${OMNIGLOT_DIR}: tests on the real data set are skipped (set TWINSHOT_OMNIGLOT to run them)`,
-  );
-}
+/** The real Omniglot zips' folder, for tests under `needs(OMNIGLOT)` (test/helpers/prerequisites.ts). */
+export const OMNIGLOT_DIR = findOmniglot() ?? '(Omniglot not found)';
 
 const created: string[] = [];
 afterAll(() => {

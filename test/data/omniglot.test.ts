@@ -6,16 +6,8 @@ import { Rng } from '../../src/data/random.js';
 import { PairSampler } from '../../src/data/samplers.js';
 import { kochOneShotTasks } from '../../src/data/one-shot.js';
 import { drawerSplit } from '../../src/data/splits.js';
-import {
-  OMNIGLOT_DIR,
-  glyphPng,
-  hasOmniglot,
-  omniglotEntries,
-  tempDir,
-  warnings,
-  writeTree,
-  writeZip,
-} from './helpers.js';
+import { OMNIGLOT_DIR, glyphPng, omniglotEntries, tempDir, warnings, writeTree, writeZip } from './helpers.js';
+import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 function shuffledEntries(entries: Record<string, Uint8Array>, seed: number): Record<string, Uint8Array> {
   const names = new Rng(seed).shuffle(Object.keys(entries));
@@ -154,7 +146,7 @@ describe('loadOmniglot()', () => {
     );
   });
 
-  it.skipIf(!hasOmniglot)('loads all 32,460 real images at 28x28, then again from the cache', async () => {
+  needs(OMNIGLOT).it('loads all 32,460 real images at 28x28, then again from the cache', async () => {
     const cache = tempDir('twinshot-cache-');
     let started = performance.now();
     const cold = await loadOmniglot({ source: OMNIGLOT_DIR, split: 'all', size: 28, cache });

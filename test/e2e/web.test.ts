@@ -5,16 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { locateOmniglot } from '../../src/data/omniglot.js';
+import { findOmniglot, needs, OMNIGLOT } from '../helpers/prerequisites.js';
 import { draw, launchBrowser, screenshot, startServer, SYMBOLS, type Browser, type Server } from './helpers.js';
-
-function findOmniglot(): string | null {
-  try {
-    return locateOmniglot();
-  } catch {
-    return null;
-  }
-}
 
 const omniglot = findOmniglot();
 let browser: Browser;
@@ -165,7 +157,7 @@ describe('Verify', () => {
 });
 
 describe('One-shot explorer', () => {
-  it.skipIf(omniglot === null)('shows a twenty-way task, the scores, the choice, and a running accuracy', async () => {
+  needs(OMNIGLOT).it('shows a twenty-way task, the scores, the choice, and a running accuracy', async () => {
     const page = await open('explorer?seed=7');
     await expect.poll(() => page.locator('#explorer-candidates .candidate:not(.placeholder)').count()).toBe(20);
     expect(await page.locator('#explorer-query').isVisible()).toBe(true);
@@ -201,12 +193,6 @@ describe('One-shot explorer', () => {
     );
     await page.close();
   });
-
-  if (omniglot === null) {
-    it('(skipped: Omniglot is not in ../shared/omniglot, $TWINSHOT_OMNIGLOT or the download cache)', () => {
-      console.warn('e2e: the explorer test was skipped: Omniglot not found; run `twinshot data omniglot`');
-    });
-  }
 
   it('explains that the explorer needs Omniglot when the server has none', async () => {
     const page = await browser.context.newPage();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { autocast, manualSeed, noGrad, randn, tidy } from '../../src/engine/index.js';
 import * as F from '../../src/nn/functional.js';
-import { hasTorchPython, runTorch } from '../helpers/python.js';
+import { runTorch } from '../helpers/python.js';
+import { needs, TORCH_PYTHON } from '../helpers/prerequisites.js';
 import { expectClose } from '../helpers/assert.js';
 
 describe('autocast (mixed precision)', () => {
@@ -64,7 +65,7 @@ describe('autocast (mixed precision)', () => {
       expectClose(after, before.mul(2), { atol: 0.05, rtol: 0.02 });
     }));
 
-  it.runIf(hasTorchPython())('matches PyTorch autocast on CPU, forward and backward', () =>
+  needs(TORCH_PYTHON).it('matches PyTorch autocast on CPU, forward and backward', () =>
     tidy(() => {
       manualSeed(4);
       const x = randn([2, 3, 12, 12]);

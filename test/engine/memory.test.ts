@@ -3,6 +3,7 @@ import { callAsync, manualSeed, randn, tidy, zeros, keep, disposeAll, type Tenso
 import { Linear, ReLU, Sequential } from '../../src/nn/layers.js';
 import * as F from '../../src/nn/functional.js';
 import { SGD } from '../../src/optim/sgd.js';
+import { collectGarbage } from '../helpers/gc.js';
 
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 
@@ -60,10 +61,10 @@ describe('native memory', () => {
         return loss.item();
       });
     for (let i = 0; i < 1000; i++) step();
-    global.gc?.();
+    collectGarbage();
     const before = rssMb();
     for (let i = 0; i < 10_000; i++) step();
-    global.gc?.();
+    collectGarbage();
     const growth = rssMb() - before;
     expect(growth).toBeLessThan(25);
   });

@@ -15,7 +15,8 @@ import {
 } from '../../src/nn/layers.js';
 import * as F from '../../src/nn/functional.js';
 import * as init from '../../src/nn/init.js';
-import { hasTorchPython, runTorch } from '../helpers/python.js';
+import { runTorch } from '../helpers/python.js';
+import { needs, TORCH_PYTHON } from '../helpers/prerequisites.js';
 import { expectClose } from '../helpers/assert.js';
 
 class TwoLayer extends Module {
@@ -144,7 +145,7 @@ describe('layers', () => {
   });
 });
 
-describe.skipIf(!hasTorchPython())('layers against PyTorch', () => {
+needs(TORCH_PYTHON).describe('layers against PyTorch', () => {
   it('forward, backward and batch-norm statistics match torch.nn', () => {
     manualSeed(11);
     const net = tsNet();

@@ -6,7 +6,8 @@ import { SGD } from '../../src/optim/sgd.js';
 import { Adam, AdamW } from '../../src/optim/adam.js';
 import { LambdaLR, exponentialLR, stepLR, warmupCosine } from '../../src/optim/lr-scheduler.js';
 import type { Optimizer } from '../../src/optim/optimizer.js';
-import { hasTorchPython, runTorch } from '../helpers/python.js';
+import { runTorch } from '../helpers/python.js';
+import { needs, TORCH_PYTHON } from '../helpers/prerequisites.js';
 import { expectClose } from '../helpers/assert.js';
 
 function setup(): { net: Sequential; x: Tensor; y: Tensor; initial: Record<string, Tensor> } {
@@ -53,7 +54,7 @@ function expectSameParameters(net: Sequential, torch: Record<string, Tensor>): v
   for (const [name, p] of net.stateDict()) expectClose(p, torch[name]!, { atol: 1e-5, rtol: 1e-4 });
 }
 
-describe.skipIf(!hasTorchPython())('optimisers against torch.optim', () => {
+needs(TORCH_PYTHON).describe('optimisers against torch.optim', () => {
   it('SGD with momentum, Nesterov, weight decay and per-group settings', () => {
     const { net, x, y, initial } = setup();
     const [first, , last] = net.layers as [Linear, ReLU, Linear];

@@ -13,7 +13,8 @@ import {
 } from '../../src/io/safetensors.js';
 import { Conv2d, Linear, Sequential, BatchNorm2d } from '../../src/nn/layers.js';
 import { TwinshotError } from '../../src/errors.js';
-import { hasTorchPython, runTorch } from '../helpers/python.js';
+import { runTorch } from '../helpers/python.js';
+import { needs, TORCH_PYTHON } from '../helpers/prerequisites.js';
 import { expectClose } from '../helpers/assert.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-st-'));
@@ -108,7 +109,7 @@ describe('saveModule() / loadModule()', () => {
   });
 });
 
-describe.skipIf(!hasTorchPython())('safetensors against Python (python3-torch)', () => {
+needs(TORCH_PYTHON).describe('safetensors against Python (python3-torch)', () => {
   it('reads a file written by Python and Python reads ours', () => {
     manualSeed(5);
     const ours = { weight: randn([3, 4]), counts: tensor([1, 2, 3]), mask: tensor([true, false]) };

@@ -15,7 +15,8 @@ import { fitCalibration, rocAuc, verificationMetrics } from '../../src/evaluatio
 import { kMeans, normalizedMutualInformation, retrievalMetrics } from '../../src/evaluation/retrieval.js';
 import { validateConfig } from '../../src/training/config.js';
 import { main } from '../../src/cli/index.js';
-import { syntheticSet, hasOmniglot } from '../data/helpers.js';
+import { syntheticSet } from '../data/helpers.js';
+import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 /** Embeds an image as its raw pixels: a model whose answers we can work out by hand. */
 class PixelsAsCodes extends TwinModel {
@@ -166,7 +167,7 @@ describe('retrievalMetrics()', () => {
   });
 });
 
-describe.skipIf(!hasOmniglot)('twinshot eval --json', () => {
+needs(OMNIGLOT).describe('twinshot eval --json', () => {
   it('prints one JSON object with accuracy, trials, CI, protocol and model; the same seed gives the same tasks', async () => {
     manualSeed(1);
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-eval-')), 'tiny');

@@ -5,9 +5,10 @@ import { Recognizer, type Gallery, type GalleryExport } from '../../src/gallery/
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import type { Embedder } from '../../src/models/embedder.js';
 import { isTwinshotError } from '../../src/errors.js';
-import { PG_SKIP_REASON, PG_URL, STORE_CASES, SYMBOLS, drawSymbol, type SymbolKind } from './helpers.js';
+import { STORE_CASES, SYMBOLS, drawSymbol, type SymbolKind } from './helpers.js';
+import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
-if (!PG_URL) describe('Gallery on PostgreSQL', () => it.skip(PG_SKIP_REASON, () => {}));
+reportIfMissing(POSTGRES, 'Gallery on PostgreSQL');
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {

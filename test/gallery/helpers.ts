@@ -10,8 +10,6 @@ import { SqliteStore } from '../../src/gallery/sqlite-store.js';
 import type { GalleryStore } from '../../src/gallery/types.js';
 
 export const PG_URL = process.env.TWINSHOT_TEST_PG_URL;
-export const PG_SKIP_REASON =
-  'TWINSHOT_TEST_PG_URL is not set: PostgreSQL store tests skipped (run `source scripts/test-postgres.sh` first; CI sets it)';
 
 export type SymbolKind = 'circle' | 'cross' | 'triangle' | 'square' | 'zigzag' | 'wave' | 'spiral' | 'star';
 export const SYMBOLS: readonly SymbolKind[] = [

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GalleryStore, Neighbour } from '../../src/gallery/types.js';
 import { vectorDistance, type SearchMetric } from '../../src/models/embedder.js';
 import { isTwinshotError } from '../../src/errors.js';
-import { PG_SKIP_REASON, PG_URL, STORE_CASES, randomVector, seededRandom } from './helpers.js';
+import { STORE_CASES, randomVector, seededRandom } from './helpers.js';
+import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
 /** Labels ranked by their nearest example (or mean), computed the slow obvious way. */
 function bruteForce(
@@ -43,7 +44,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
   expect(isTwinshotError(error) ? error.code : error).toBe(code);
 }
 
-if (!PG_URL) describe('PostgresStore', () => it.skip(PG_SKIP_REASON, () => {}));
+reportIfMissing(POSTGRES, 'PostgresStore');
 
 describe.each(STORE_CASES)('$name store', (storeCase) => {
   let store: GalleryStore;

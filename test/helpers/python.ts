@@ -7,17 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFile, saveFile } from '../../src/io/safetensors.js';
 import type { Tensor } from '../../src/engine/tensor.js';
+import { PYTHON } from './prerequisites.js';
 
-const PYTHON = process.env.TWINSHOT_PYTHON ?? '/usr/bin/python3';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ioModule = path.resolve(here, '../fixtures/python');
-
-let available: boolean | undefined;
-/** Whether python3 with torch is importable (Debian's python3-torch). */
-export function hasTorchPython(): boolean {
-  available ??= spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-  return available;
-}
 
 /**
  * Runs `code` with `inputs` (a dict of torch tensors named like the map) and `torch`, `F`

@@ -12,7 +12,7 @@ import { MODEL_FORMAT, saveModelFolder } from '../../src/models/model-folder.js'
 import { buildEnsemble } from '../../src/training/ensemble.js';
 import { loadConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
-import { hasOmniglot } from '../data/helpers.js';
+import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 describe('EnsembleNet', () => {
   it('concatenates unit-length member codes, so distances are the RMS of member distances', () => {
@@ -77,7 +77,7 @@ describe('buildEnsemble', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it.skipIf(!hasOmniglot)(
+  needs(OMNIGLOT).it(
     'joins members trained on every alphabet, fitting the threshold on training pairs and saying so',
     async () => {
       const everyAlphabet = { 'data.validationGroups': 0, 'data.size': 20, 'model.channels': [8, 8] };

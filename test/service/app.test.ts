@@ -7,10 +7,11 @@ import { buildApp } from '../../src/service/app.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import type { GalleryStore } from '../../src/gallery/types.js';
 import { ERROR_CODES } from '../../src/errors.js';
-import { PG_SKIP_REASON, PG_URL, STORE_CASES, drawSymbol } from '../gallery/helpers.js';
+import { STORE_CASES, drawSymbol } from '../gallery/helpers.js';
 import { blankPng, multipart, testApp, type TestApp } from './helpers.js';
+import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
-if (!PG_URL) describe('buildApp() on PostgreSQL', () => it.skip(PG_SKIP_REASON, () => {}));
+reportIfMissing(POSTGRES, 'buildApp() on PostgreSQL');
 
 function expectError(response: { statusCode: number; json: () => unknown }, status: number, code: string): void {
   expect({ status: response.statusCode, body: response.json() }).toMatchObject({

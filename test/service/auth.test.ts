@@ -5,10 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, hashToken, parseScopes } from '../../src/service/auth.js';
-import { PG_SKIP_REASON, PG_URL, STORE_CASES, drawSymbol } from '../gallery/helpers.js';
+import { STORE_CASES, drawSymbol } from '../gallery/helpers.js';
 import { testApp, type TestApp } from './helpers.js';
+import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
-if (!PG_URL) describe('API keys on PostgreSQL', () => it.skip(PG_SKIP_REASON, () => {}));
+reportIfMissing(POSTGRES, 'API keys on PostgreSQL');
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 

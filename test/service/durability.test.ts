@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PG_SKIP_REASON, PG_URL, STORE_CASES, drawSymbol } from '../gallery/helpers.js';
+import { STORE_CASES, drawSymbol } from '../gallery/helpers.js';
+import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = path.join(root, 'test/service/run-cli.ts');
@@ -63,7 +64,7 @@ function exited(child: ChildProcess): Promise<void> {
     : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-if (!PG_URL) describe('twinshot serve on PostgreSQL, killed mid-stream', () => it.skip(PG_SKIP_REASON, () => {}));
+reportIfMissing(POSTGRES, 'twinshot serve on PostgreSQL, killed mid-stream');
 
 describe.each(STORE_CASES)('twinshot serve on $name, killed mid-stream', (storeCase) => {
   const children: ChildProcess[] = [];

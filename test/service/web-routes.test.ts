@@ -7,16 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type TwinshotApp } from '../../src/service/app.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import { SqliteStore } from '../../src/gallery/sqlite-store.js';
-import { locateOmniglot } from '../../src/data/omniglot.js';
+import { findOmniglot, needs, OMNIGLOT } from '../helpers/prerequisites.js';
 import type { WebRoutesOptions } from '../../src/service/app.js';
-
-function findOmniglot(): string | null {
-  try {
-    return locateOmniglot();
-  } catch {
-    return null;
-  }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-web-routes-'));
 const runsDir = path.join(dir, 'runs');
@@ -153,24 +145,21 @@ describe('GET /v1/explorer/task', () => {
   });
 
   const omniglot = findOmniglot();
-  it.skipIf(omniglot === null)(
-    'draws a reproducible twenty-way task and marks the nearest candidate as the choice',
-    async () => {
-      const a = await app({ runsDir, omniglot: omniglot! });
-      const first = (await a.inject({ url: '/v1/explorer/task?seed=11' })).json();
-      const again = (await a.inject({ url: '/v1/explorer/task?seed=11' })).json();
-      expect(again).toEqual(first);
-      const { task } = first;
-      expect(task.seed).toBe(11);
-      expect(task.candidates).toHaveLength(20);
-      expect(new Set(task.candidates.map((c: { character: string }) => c.character)).size).toBe(20);
-      expect(task.candidates[task.answer].character).toBe(task.query.character);
-      expect(task.drawers[0]).not.toBe(task.drawers[1]);
-      const distances = task.candidates.map((c: { distance: number }) => c.distance);
-      expect(task.choice).toBe(distances.indexOf(Math.min(...distances)));
-      expect(task.correct).toBe(task.choice === task.answer);
-      expect(task.query.image).toMatch(/^data:image\/png;base64,/);
-      expect((await a.inject({ url: '/v1/explorer/task?seed=12' })).json().task).not.toEqual(task);
-    },
-  );
+  needs(OMNIGLOT).it('draws a reproducible twenty-way task and marks the nearest candidate as the choice', async () => {
+    const a = await app({ runsDir, omniglot: omniglot! });
+    const first = (await a.inject({ url: '/v1/explorer/task?seed=11' })).json();
+    const again = (await a.inject({ url: '/v1/explorer/task?seed=11' })).json();
+    expect(again).toEqual(first);
+    const { task } = first;
+    expect(task.seed).toBe(11);
+    expect(task.candidates).toHaveLength(20);
+    expect(new Set(task.candidates.map((c: { character: string }) => c.character)).size).toBe(20);
+    expect(task.candidates[task.answer].character).toBe(task.query.character);
+    expect(task.drawers[0]).not.toBe(task.drawers[1]);
+    const distances = task.candidates.map((c: { distance: number }) => c.distance);
+    expect(task.choice).toBe(distances.indexOf(Math.min(...distances)));
+    expect(task.correct).toBe(task.choice === task.answer);
+    expect(task.query.image).toMatch(/^data:image\/png;base64,/);
+    expect((await a.inject({ url: '/v1/explorer/task?seed=12' })).json().task).not.toEqual(task);
+  });
 });

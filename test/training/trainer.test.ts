@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadOmniglot } from '../../src/data/omniglot.js';
-import { hasOmniglot } from '../data/helpers.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { validateConfig, type TrainConfig } from '../../src/training/config.js';
 import { train, CHECKPOINT_FILE, METRICS_FILE } from '../../src/training/trainer.js';
@@ -13,6 +12,7 @@ import { evaluateOneShot } from '../../src/evaluation/one-shot.js';
 import { MetricsLog } from '../../src/training/metrics-log.js';
 import { loadFile } from '../../src/io/safetensors.js';
 import { setNumThreads, getNumThreads } from '../../src/engine/runtime.js';
+import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-train-'));
 
@@ -88,7 +88,7 @@ describe('validateConfig()', () => {
   });
 });
 
-describe.skipIf(!hasOmniglot)('train() on a small real subset of Omniglot', () => {
+needs(OMNIGLOT).describe('train() on a small real subset of Omniglot', () => {
   let trainSet: ImageSet;
   let validation: ImageSet;
   let threads: number;
