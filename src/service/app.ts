@@ -11,6 +11,7 @@ import type { Embedder } from '../models/embedder.js';
 import { KeyChecker } from './auth.js';
 import { BatchingEmbedder, type BatchingOptions } from './batching-embedder.js';
 import { createServiceContext, DEFAULT_LIMITS, type ServiceLimits } from './context.js';
+import { isLoopbackAddress } from './loopback.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { accessControl } from './plugins/access.js';
 import { requestBodies } from './plugins/bodies.js';
@@ -35,7 +36,10 @@ export interface AppOptions {
   embedder: Embedder;
   /** Where galleries and keys live; buildApp never closes it. */
   store: GalleryStore;
-  /** Require a key on every protected route even before any key exists (default false). */
+  /**
+   * Require a key on every protected route even before any key exists (default false). Without it
+   * the app is open until a key exists or it listens beyond loopback, and closed from then on.
+   */
   requireKeys?: boolean;
   limits?: ServiceLimits;
   /** Requests per client address and window (default 600 per minute), or false to disable. */
@@ -92,10 +96,6 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const embedder = batchedEmbedder(options.embedder, options.batching, metrics);
   const recognizer = new Recognizer(options.store, embedder, { maxPixels: limits.imagePixels });
-  const keys = new KeyChecker(options.store, {
-    requireKeys: options.requireKeys ?? false,
-    cacheMs: options.keyCacheMs ?? 1000,
-  });
   const context = createServiceContext(recognizer, metrics, limits);
 
   const app = Fastify({
@@ -107,6 +107,13 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   }) as unknown as TwinshotApp;
   app.decorate('recognizer', recognizer);
   app.decorate('metrics', metrics);
+  const keys = new KeyChecker(options.store, {
+    requireKeys: options.requireKeys ?? false,
+    cacheMs: options.keyCacheMs ?? 1000,
+    // Listening on 0.0.0.0 (or any non-loopback address) closes an open app, however it was started.
+    isExposed: () =>
+      app.server.listening && app.addresses().some((a) => typeof a !== 'string' && !isLoopbackAddress(a.address)),
+  });
 
   await app.register(errorReplies);
   await app.register(requestBodies, { limits });
