@@ -15,7 +15,7 @@ import { isLoopbackAddress } from './loopback.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { accessControl } from './plugins/access.js';
 import { requestBodies } from './plugins/bodies.js';
-import { errorReplies } from './plugins/errors.js';
+import { ERROR_SERVER_OPTIONS, errorReplies } from './plugins/errors.js';
 import { openApi } from './plugins/openapi.js';
 import { requestMetrics } from './plugins/request-metrics.js';
 import { classRoutes } from './routes/classes.js';
@@ -102,8 +102,9 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
     logger: options.logger ?? false,
     bodyLimit: limits.bodyBytes,
     genReqId: () => crypto.randomUUID(),
-    // Labels are path segments; let them be long and contain what URL-encoding allows.
-    routerOptions: { maxParamLength: 600 },
+    // Labels are path segments: 200 characters of up to 4 UTF-8 bytes each, %XX-encoded, must fit.
+    routerOptions: { maxParamLength: 200 * 4 * 3 },
+    ...ERROR_SERVER_OPTIONS,
   }) as unknown as TwinshotApp;
   app.decorate('recognizer', recognizer);
   app.decorate('metrics', metrics);
