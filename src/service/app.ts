@@ -1,6 +1,6 @@
 // buildApp: the recognition service as a Fastify app, built from an embedder and a store so tests
-// drive it with inject() and no socket. Shared pieces are plugins (plugins/: errors, bodies,
-// access, metrics, OpenAPI); routes are plugins by resource (routes/), as Fastify's guides lay out.
+// drive it with inject() and no socket. Shared pieces are plugins (plugins/: errors, security
+// headers and CORS, bodies, access, metrics, OpenAPI); routes are plugins by resource (routes/), as Fastify's guides lay out.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -18,6 +18,7 @@ import { requestBodies } from './plugins/bodies.js';
 import { ERROR_SERVER_OPTIONS, errorReplies } from './plugins/errors.js';
 import { openApi } from './plugins/openapi.js';
 import { requestMetrics } from './plugins/request-metrics.js';
+import { browserSecurity } from './plugins/security.js';
 import { classRoutes } from './routes/classes.js';
 import { explorerRoutes, type ExplorerOptions } from './routes/explorer.js';
 import { galleryRoutes } from './routes/galleries.js';
@@ -46,6 +47,11 @@ export interface AppOptions {
   rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Micro-batching of concurrent embeddings (default { maxBatch: 32, maxDelayMs: 2 }), or false. */
   batching?: Omit<BatchingOptions, 'onBatch'> | false;
+  /**
+   * Origins (scheme://host[:port]) whose pages may call the API from a browser (CORS), and send it
+   * state-changing requests; default none: only the server's own page.
+   */
+  corsOrigins?: readonly string[];
   /** Folder of the web page's built files, served at / without a key (default: none). */
   staticDir?: string | null;
   /** The web page's explorer and training-dashboard routes (runs folder, Omniglot source). */
@@ -117,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   });
 
   await app.register(errorReplies);
+  await app.register(browserSecurity, { corsOrigins: options.corsOrigins ?? [] });
   await app.register(requestBodies, { limits });
   await app.register(accessControl, { keys, rateLimit: options.rateLimit ?? { max: 600, timeWindowMs: 60_000 } });
   await app.register(requestMetrics, { metrics });
