@@ -40,6 +40,10 @@ export function registerServeCommand(program: Command): void {
       integer('--rate-limit', 0, 1e9),
       600,
     )
+    .option(
+      '--cors-origin <origins>',
+      'comma-separated origins (https://app.example.com) whose pages may call the API from a browser; default none',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option('--runs <dir>', "training runs the web page's dashboard follows (<dir>/<run>/metrics.jsonl)", './runs')
     .action(
@@ -53,6 +57,7 @@ export function registerServeCommand(program: Command): void {
         maxDelayMs: number;
         rateLimit: number;
         logLevel: string;
+        corsOrigin?: string;
         runs: string;
       }) => {
         const { startServer, DEFAULT_STATIC_DIR } = await import('../service/server.js');
@@ -67,6 +72,10 @@ export function registerServeCommand(program: Command): void {
             batching: { maxBatch: options.maxBatch, maxDelayMs: options.maxDelayMs },
             rateLimit: options.rateLimit === 0 ? false : { max: options.rateLimit, timeWindowMs: 60_000 },
             web: { runsDir: options.runs },
+            corsOrigins: (options.corsOrigin ?? '')
+              .split(',')
+              .map((o) => o.trim())
+              .filter(Boolean),
           },
         });
         const { info } = server.app.recognizer.embedder;

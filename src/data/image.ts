@@ -2,7 +2,7 @@
 // one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
 import type { Metadata, default as Sharp } from 'sharp';
 import { TwinshotError } from '../errors.js';
-import { frameInk } from './ink-frame.js';
+import { frameInk, INK_THRESHOLD, windowAround, type InkWindow } from './ink-frame.js';
 import { GrayResizer } from './resize.js';
 
 /** How images are turned into network input; saved in every model's config. */
@@ -43,6 +43,22 @@ function imageError(message: string, cause?: unknown): TwinshotError {
 }
 
 /**
+ * An image's width and height, read from its header without decoding the pixels.
+ * @throws TwinshotError ERR_IMAGE when the bytes are not an image
+ */
+export async function imageSize(bytes: Uint8Array): Promise<{ width: number; height: number }> {
+  if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
+  const sharp = await loadSharp();
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw imageError(`not a decodable image (${(error as Error).message}); send PNG, JPEG, WebP or GIF`, error);
+  }
+  return { width: metadata.width ?? 0, height: metadata.height ?? 0 };
+}
+
+/**
  * Decodes one image to `size` x `size` grayscale pixels (row-major uint8).
  * Transparent areas become white (paper) before inversion.
  * @throws TwinshotError ERR_IMAGE when the bytes are not an image, are truncated, or exceed maxPixels
@@ -55,29 +71,13 @@ export async function decodeImage(
   if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
   const sharp = await loadSharp();
   const maxPixels = limits.maxPixels ?? DEFAULT_MAX_PIXELS;
-  let metadata: Metadata;
-  try {
-    metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (error) {
-    throw imageError(`not a decodable image (${(error as Error).message}); send PNG, JPEG, WebP or GIF`, error);
-  }
-  const pixels = (metadata.width ?? 0) * (metadata.height ?? 0);
+  const { width, height } = await imageSize(bytes);
+  const pixels = width * height;
   if (pixels > maxPixels) {
-    throw imageError(
-      `image is ${metadata.width}x${metadata.height} (${pixels} pixels); the limit is ${maxPixels} pixels`,
-    );
+    throw imageError(`image is ${width}x${height} (${pixels} pixels); the limit is ${maxPixels} pixels`);
   }
   try {
-    if (pre.frame === 'ink') {
-      // Framing needs the whole picture: decode at full size, then crop and resize as the data sets do.
-      const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
-        .flatten({ background: '#ffffff' })
-        .grayscale()
-        .extractChannel(0)
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      return resizeGray(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height, pre);
-    }
+    if (pre.frame === 'ink') return await decodeInkFramed(bytes, pre, maxPixels);
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .flatten({ background: '#ffffff' })
       .grayscale()
@@ -97,6 +97,82 @@ export async function decodeImage(
       error,
     );
   }
+}
+
+/**
+ * Pictures up to this many pixels are framed and resized in JavaScript, exactly as the data sets
+ * are (a few milliseconds at most); larger ones entirely in libvips' threads, so that no image
+ * holds the event loop (a 4000 x 4000 upload took over a second in JavaScript).
+ */
+export const JS_FRAME_MAX_PIXELS = 512 * 512;
+
+/** Decodes to grayscale, frames by the ink, and resizes; see JS_FRAME_MAX_PIXELS for where. */
+async function decodeInkFramed(bytes: Uint8Array, pre: Preprocessing, maxPixels: number): Promise<Uint8Array> {
+  const sharp = await loadSharp();
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+    .flatten({ background: '#ffffff' })
+    .grayscale()
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  if (width * height <= JS_FRAME_MAX_PIXELS)
+    return resizeGray(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, pre);
+  const gray = (w: number, h: number) => ({
+    raw: { width: w, height: h, channels: 1 as const },
+    limitInputPixels: false,
+  });
+  let framed = { data, width, height };
+  const window = await inkWindowInLibvips(data, width, height);
+  if (window !== null) {
+    // The part of the window inside the picture, then paper around it where the window reaches past.
+    const x0 = Math.max(0, window.left);
+    const y0 = Math.max(0, window.top);
+    const x1 = Math.min(width, window.left + window.side);
+    const y1 = Math.min(height, window.top + window.side);
+    const cropped = await sharp(data, gray(width, height))
+      .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
+      .extend({
+        left: x0 - window.left,
+        top: y0 - window.top,
+        right: window.left + window.side - x1,
+        bottom: window.top + window.side - y1,
+        background: '#ffffff',
+      })
+      .extractChannel(0)
+      .raw()
+      .toBuffer();
+    framed = { data: cropped, width: window.side, height: window.side };
+  }
+  let pipeline = sharp(framed.data, gray(framed.width, framed.height)).resize(pre.size, pre.size, {
+    fit: 'fill',
+    kernel: 'lanczos3',
+  });
+  if (pre.invert) pipeline = pipeline.negate({ alpha: false });
+  const out = await pipeline.extractChannel(0).raw().toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * {@link inkWindow} computed by libvips: the bounding box of pixels darker than INK_THRESHOLD
+ * (find_trim in line-art mode counts pixels differing from white by more than the threshold),
+ * and null when there is none (then find_trim keeps the whole picture, as it also does for ink
+ * touching every edge, so the darkest pixel decides).
+ */
+async function inkWindowInLibvips(gray: Buffer, width: number, height: number): Promise<InkWindow | null> {
+  const sharp = await loadSharp();
+  const input = { raw: { width, height, channels: 1 as const }, limitInputPixels: false };
+  const { info } = await sharp(gray, input)
+    .trim({ background: '#ffffff', threshold: 255 - INK_THRESHOLD, lineArt: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const left = -(info.trimOffsetLeft ?? 0);
+  const top = -(info.trimOffsetTop ?? 0);
+  if (info.width === width && info.height === height) {
+    const stats = await sharp(gray, input).stats();
+    if (stats.channels[0]!.min >= INK_THRESHOLD) return null;
+  }
+  return windowAround({ minX: left, minY: top, maxX: left + info.width - 1, maxY: top + info.height - 1 });
 }
 
 /**

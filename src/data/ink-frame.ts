@@ -36,6 +36,12 @@ export function inkWindow(gray: Uint8Array, width: number, height: number): InkW
     }
   }
   if (maxX < 0) return null;
+  return windowAround({ minX, minY, maxX, maxY });
+}
+
+/** The square window centred on an ink bounding box (inclusive corners), with INK_MARGIN of paper on each side. */
+export function windowAround(box: { minX: number; minY: number; maxX: number; maxY: number }): InkWindow {
+  const { minX, minY, maxX, maxY } = box;
   const extent = Math.max(maxX - minX + 1, maxY - minY + 1);
   const side = Math.max(1, Math.round(extent / (1 - 2 * INK_MARGIN)));
   return {

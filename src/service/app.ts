@@ -1,6 +1,6 @@
 // buildApp: the recognition service as a Fastify app, built from an embedder and a store so tests
-// drive it with inject() and no socket. Shared pieces are plugins (plugins/: errors, bodies,
-// access, metrics, OpenAPI); routes are plugins by resource (routes/), as Fastify's guides lay out.
+// drive it with inject() and no socket. Shared pieces are plugins (plugins/: errors, security
+// headers and CORS, bodies, access, metrics, OpenAPI); routes are plugins by resource (routes/), as Fastify's guides lay out.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -11,12 +11,14 @@ import type { Embedder } from '../models/embedder.js';
 import { KeyChecker } from './auth.js';
 import { BatchingEmbedder, type BatchingOptions } from './batching-embedder.js';
 import { createServiceContext, DEFAULT_LIMITS, type ServiceLimits } from './context.js';
+import { isLoopbackAddress } from './loopback.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { accessControl } from './plugins/access.js';
 import { requestBodies } from './plugins/bodies.js';
-import { errorReplies } from './plugins/errors.js';
+import { ERROR_SERVER_OPTIONS, errorReplies } from './plugins/errors.js';
 import { openApi } from './plugins/openapi.js';
 import { requestMetrics } from './plugins/request-metrics.js';
+import { browserSecurity } from './plugins/security.js';
 import { classRoutes } from './routes/classes.js';
 import { explorerRoutes, type ExplorerOptions } from './routes/explorer.js';
 import { galleryRoutes } from './routes/galleries.js';
@@ -35,13 +37,21 @@ export interface AppOptions {
   embedder: Embedder;
   /** Where galleries and keys live; buildApp never closes it. */
   store: GalleryStore;
-  /** Require a key on every protected route even before any key exists (default false). */
+  /**
+   * Require a key on every protected route even before any key exists (default false). Without it
+   * the app is open until a key exists or it listens beyond loopback, and closed from then on.
+   */
   requireKeys?: boolean;
   limits?: ServiceLimits;
   /** Requests per client address and window (default 600 per minute), or false to disable. */
   rateLimit?: { max: number; timeWindowMs: number } | false;
   /** Micro-batching of concurrent embeddings (default { maxBatch: 32, maxDelayMs: 2 }), or false. */
   batching?: Omit<BatchingOptions, 'onBatch'> | false;
+  /**
+   * Origins (scheme://host[:port]) whose pages may call the API from a browser (CORS), and send it
+   * state-changing requests; default none: only the server's own page.
+   */
+  corsOrigins?: readonly string[];
   /** Folder of the web page's built files, served at / without a key (default: none). */
   staticDir?: string | null;
   /** The web page's explorer and training-dashboard routes (runs folder, Omniglot source). */
@@ -92,23 +102,28 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   const embedder = batchedEmbedder(options.embedder, options.batching, metrics);
   const recognizer = new Recognizer(options.store, embedder, { maxPixels: limits.imagePixels });
-  const keys = new KeyChecker(options.store, {
-    requireKeys: options.requireKeys ?? false,
-    cacheMs: options.keyCacheMs ?? 1000,
-  });
   const context = createServiceContext(recognizer, metrics, limits);
 
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: limits.bodyBytes,
     genReqId: () => crypto.randomUUID(),
-    // Labels are path segments; let them be long and contain what URL-encoding allows.
-    routerOptions: { maxParamLength: 600 },
+    // Labels are path segments: 200 characters of up to 4 UTF-8 bytes each, %XX-encoded, must fit.
+    routerOptions: { maxParamLength: 200 * 4 * 3 },
+    ...ERROR_SERVER_OPTIONS,
   }) as unknown as TwinshotApp;
   app.decorate('recognizer', recognizer);
   app.decorate('metrics', metrics);
+  const keys = new KeyChecker(options.store, {
+    requireKeys: options.requireKeys ?? false,
+    cacheMs: options.keyCacheMs ?? 1000,
+    // Listening on 0.0.0.0 (or any non-loopback address) closes an open app, however it was started.
+    isExposed: () =>
+      app.server.listening && app.addresses().some((a) => typeof a !== 'string' && !isLoopbackAddress(a.address)),
+  });
 
   await app.register(errorReplies);
+  await app.register(browserSecurity, { corsOrigins: options.corsOrigins ?? [] });
   await app.register(requestBodies, { limits });
   await app.register(accessControl, { keys, rateLimit: options.rateLimit ?? { max: 600, timeWindowMs: 60_000 } });
   await app.register(requestMetrics, { metrics });

@@ -74,33 +74,39 @@ export interface KeyCheckOptions {
   requireKeys?: boolean;
   /** How long "no key exists" is remembered, in ms (default 1000): a key created meanwhile takes effect after at most this. */
   cacheMs?: number;
+  /** Whether the server is reachable beyond this machine right now (it listens on a non-loopback address). */
+  isExposed?: () => boolean;
 }
 
 /**
  * Decides who may call a route. With no key created (and requireKeys off) the service is open,
- * as on a developer's machine; once a key exists every protected route needs one.
+ * as on a developer's machine. Once a key has existed, or the server listens beyond loopback, every
+ * protected route needs one for the rest of the checker's life: revoking the last key must not
+ * open a server that was closed, so "required" is a latch that never resets.
  */
 export class KeyChecker {
   readonly #store: GalleryStore;
-  readonly #requireKeys: boolean;
+  readonly #isExposed: () => boolean;
   readonly #cacheMs: number;
+  #isClosed: boolean;
   #openUntil = 0;
 
   constructor(store: GalleryStore, options: KeyCheckOptions = {}) {
     this.#store = store;
-    this.#requireKeys = options.requireKeys ?? false;
+    this.#isClosed = options.requireKeys ?? false;
+    this.#isExposed = options.isExposed ?? (() => false);
     this.#cacheMs = options.cacheMs ?? 1000;
   }
 
-  /** Whether requests without a key are refused right now. */
+  /** Whether requests without a key are refused right now (once true, always true). */
   async isRequired(): Promise<boolean> {
-    if (this.#requireKeys) return true;
+    if (this.#isClosed) return true;
+    if (this.#isExposed()) return (this.#isClosed = true);
     if (Date.now() < this.#openUntil) return false;
-    const required = await this.#store.hasActiveKeys();
-    // Only "open" is cached: once keys exist the answer is read every time, so revoking the last
-    // key is the only change that can lag, and it lags towards refusing.
-    if (!required) this.#openUntil = Date.now() + this.#cacheMs;
-    return required;
+    if (await this.#store.hasActiveKeys()) return (this.#isClosed = true);
+    // Only "open" is cached, and only briefly: a key created meanwhile closes the server within cacheMs.
+    this.#openUntil = Date.now() + this.#cacheMs;
+    return false;
   }
 
   /**
@@ -120,6 +126,7 @@ export class KeyChecker {
     if (!match) throw new TwinshotError('ERR_UNAUTHORIZED', 'the Authorization header must be "Bearer <key>"');
     const key = await this.#store.findKeyByHash(hashToken(match[1]!));
     if (!key) throw new TwinshotError('ERR_UNAUTHORIZED', 'the API key is not valid (unknown or revoked)');
+    this.#isClosed = true; // a valid key exists, so keys are required from now on
     const scope: KeyScope = access === 'any' ? 'read' : access;
     if (!keyAllows(key, access === 'any' ? null : gallery, scope)) {
       throw new TwinshotError(

@@ -27,6 +27,11 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_FIELDS_LIMIT: 'ERR_PAYLOAD_TOO_LARGE',
   FST_PROTO_VIOLATION: 'ERR_ARGUMENT',
   FST_ERR_VALIDATION: 'ERR_ARGUMENT',
+  FST_ERR_BAD_URL: 'ERR_ARGUMENT',
+  FST_ERR_MAX_PARAM_LENGTH: 'ERR_URI_TOO_LONG',
+  FST_ERR_CTP_INVALID_TYPE: 'ERR_UNSUPPORTED_MEDIA',
+  ERR_HTTP_REQUEST_TIMEOUT: 'ERR_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'ERR_PAYLOAD_TOO_LARGE',
 };
 
 /** Plain-language messages for framework errors whose own wording is terse or internal. */
@@ -39,6 +44,11 @@ const FRAMEWORK_MESSAGES: Partial<Record<string, string>> = {
   FST_FILES_LIMIT: 'too many images in one request',
   FST_PARTS_LIMIT: 'too many parts in one multipart request',
   FST_FIELDS_LIMIT: 'too many form fields in one request',
+  FST_ERR_BAD_URL:
+    'the URL is not valid: a path segment holds a malformed percent-encoding (write each byte as %XX of UTF-8)',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment of the URL is too long (labels are at most 200 characters)',
+  ERR_HTTP_REQUEST_TIMEOUT: 'the request was not received in time; send the whole request without pausing',
+  HPE_HEADER_OVERFLOW: 'the request headers are too large',
 };
 
 function codeForStatus(status: number): ErrorCode {
@@ -47,12 +57,17 @@ function codeForStatus(status: number): ErrorCode {
       return 'ERR_UNAUTHORIZED';
     case 403:
       return 'ERR_FORBIDDEN';
+    case 408:
+      return 'ERR_TIMEOUT';
     case 404:
       return 'ERR_NOT_FOUND';
     case 409:
       return 'ERR_CONFLICT';
     case 413:
+    case 431:
       return 'ERR_PAYLOAD_TOO_LARGE';
+    case 414:
+      return 'ERR_URI_TOO_LONG';
     case 415:
       return 'ERR_UNSUPPORTED_MEDIA';
     case 429:

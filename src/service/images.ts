@@ -1,7 +1,7 @@
 // Reads the images (and small form fields) of a request, whichever way they came: multipart
 // upload, base64 in JSON (data: URLs included, as canvas.toDataURL() makes), or raw image bytes.
 import type { FastifyRequest } from 'fastify';
-import { TwinshotError } from '../errors.js';
+import { isTwinshotError, TwinshotError } from '../errors.js';
 
 export interface RequestImages {
   /** Images in request order, with the form field or JSON key each came from. */
@@ -31,6 +31,20 @@ export function decodeBase64Image(text: unknown, where: string): Buffer {
 }
 
 /**
+ * The multipart parser (busboy) throws plain Errors for bodies it cannot read (no boundary, bytes
+ * that are not multipart, a part cut off); they are the client's fault, so they become 400s.
+ * Coded errors (the multipart limits, ours) pass through unchanged.
+ */
+function malformedMultipart(error: unknown): unknown {
+  if (isTwinshotError(error) || typeof (error as { code?: unknown })?.code === 'string') return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TwinshotError(
+    'ERR_ARGUMENT',
+    `the multipart/form-data body could not be read (${reason}); send a complete form with a boundary in its Content-Type, as browsers and curl -F do`,
+  );
+}
+
+/**
  * Collects a request's images.
  * @param jsonKeys JSON keys that hold one image each (e.g. ['image1', 'image2']); 'images' (an array) and 'image' are always read
  * @throws TwinshotError ERR_ARGUMENT when there is no image; ERR_PAYLOAD_TOO_LARGE over maxImages; ERR_UNSUPPORTED_MEDIA for other bodies
@@ -45,14 +59,18 @@ export async function readImages(
     new TwinshotError('ERR_PAYLOAD_TOO_LARGE', `at most ${options.maxImages} images per request; split the upload`);
 
   if (request.isMultipart()) {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        const bytes = await part.toBuffer();
-        if (images.length >= options.maxImages) throw tooMany();
-        images.push({ field: part.fieldname, bytes });
-      } else {
-        fields[part.fieldname] = String(part.value);
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          const bytes = await part.toBuffer();
+          if (images.length >= options.maxImages) throw tooMany();
+          images.push({ field: part.fieldname, bytes });
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
       }
+    } catch (error) {
+      throw malformedMultipart(error);
     }
   } else if (Buffer.isBuffer(request.body)) {
     // image/* or application/octet-stream: the body is the image.

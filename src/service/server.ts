@@ -7,6 +7,7 @@ import type { GalleryStore } from '../gallery/types.js';
 import type { Embedder } from '../models/embedder.js';
 import { buildApp, type AppOptions, type TwinshotApp } from './app.js';
 import { loadEmbedder, DEFAULT_MODEL } from './load-embedder.js';
+import { isLoopbackAddress } from './loopback.js';
 
 export interface ServerOptions {
   /** Model spec for {@link loadEmbedder} (default 'pixels'). */
@@ -32,8 +33,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 /** The web page's build output, served at / when present (issue 7). */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
@@ -49,7 +48,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store = await openStore(options.store ?? DEFAULT_STORE_URL);
     const requireKeys = (options.requireKeys ?? false) || (await store.hasActiveKeys());
     const host = options.host ?? '127.0.0.1';
-    if (!requireKeys && !LOOPBACK.has(host)) {
+    if (!requireKeys && !isLoopbackAddress(host)) {
       throw new TwinshotError(
         'ERR_CONFIG',
         `refusing to listen on ${host} with no API key: anyone who can reach it could read and change every gallery. ` +
@@ -59,7 +58,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const app = await buildApp({
       embedder,
       store,
-      requireKeys: options.requireKeys ?? false,
+      // Keys found at start close the server for good, even if they are all revoked before a request.
+      requireKeys,
       staticDir: DEFAULT_STATIC_DIR,
       logger: { level: options.logLevel ?? 'info' },
       ...options.app,

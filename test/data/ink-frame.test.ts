@@ -102,6 +102,28 @@ describe("preprocessing with frame 'ink'", () => {
     }
   });
 
+  it('frames pictures over 512x512 in libvips with the window and nearly the pixels of the TypeScript path', async () => {
+    const ink = { size: 40, invert: true, frame: 'ink' } as const;
+    for (const [name, width, height, gray] of [
+      ['an outline in a corner', 900, 700, page(900, 700, 600, 800, 420, 640)],
+      ['ink reaching past two edges', 800, 800, page(800, 800, 0, 300, 500, 800)],
+      ['a thin line', 1200, 1000, page(1200, 1000, 100, 1100, 500, 501)],
+      ['no ink', 1000, 600, page(1000, 600, 0, 0, 0, 0)],
+    ] as const) {
+      const png = await sharp(Buffer.from(gray), { raw: { width, height, channels: 1 } })
+        .png()
+        .toBuffer();
+      const expected = resizeGray(gray, width, height, ink);
+      const actual = await decodeImage(png, ink);
+      const diffs = Array.from(expected, (v, i) => Math.abs(v - actual[i]!));
+      expect({ name, mean: meanDiff(expected, actual) < 1, max: Math.max(...diffs) <= 16 }).toEqual({
+        name,
+        mean: true,
+        max: true,
+      });
+    }
+  });
+
   it('frames MNIST digits too', () => {
     const framed = loadMnistDigits({ perDigit: 3, frame: 'ink' });
     const plain = loadMnistDigits({ perDigit: 3 });

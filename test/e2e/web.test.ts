@@ -22,9 +22,21 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** What any tab reported as blocked by the server's Content-Security-Policy, over every test. */
+const cspViolations: string[] = [];
+
+/** A fresh tab whose Content-Security-Policy violations are collected. */
+async function watched(): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(`${page.url()}: ${message.text()}`);
+  });
+  return page;
+}
+
 /** A fresh tab on a view of the page, with the server status line filled in. */
 async function open(view: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
-  const page = await browser.context.newPage();
+  const page = await watched();
   await page.setViewportSize(viewport);
   await page.goto(`${server.url}/#/${view}`);
   await page.locator('#server-status[data-state="ok"]').waitFor();
@@ -195,7 +207,7 @@ describe('One-shot explorer', () => {
   });
 
   it('explains that the explorer needs Omniglot when the server has none', async () => {
-    const page = await browser.context.newPage();
+    const page = await watched();
     const message = 'Omniglot was not found (looked in /nowhere); run `twinshot data omniglot` to download it';
     await page.route('**/v1/explorer/task**', (route) => route.fulfill({ json: { available: false, message } }));
     await page.goto(`${server.url}/#/explorer`);
@@ -284,6 +296,18 @@ describe('Phone width and keyboard', () => {
     await page.keyboard.press('Enter');
     await page.locator('#page-training').waitFor();
     expect(await page.getAttribute('a[data-page="training"]', 'aria-current')).toBe('page');
+    await page.close();
+  });
+});
+
+describe('Content-Security-Policy', () => {
+  it('blocks nothing the page or the OpenAPI UI at /docs needs (checked over every test above)', async () => {
+    const page = await watched();
+    await page.goto(`${server.url}/docs`);
+    await page.locator('.opblock').first().waitFor();
+    await page.locator('.opblock-summary').first().click();
+    await page.locator('.opblock-body').first().waitFor();
+    expect(cspViolations).toEqual([]);
     await page.close();
   });
 });

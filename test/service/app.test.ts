@@ -381,6 +381,116 @@ describe.each(STORE_CASES)('buildApp() on $name', (storeCase) => {
       await stillServing();
     });
 
+    it('answers malformed multipart bodies with 400 ERR_ARGUMENT on every image route, logged at info without a stack', async () => {
+      const logs: string[] = [];
+      const logged = await testApp(storeCase, {
+        logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } },
+      });
+      try {
+        await logged.app.inject({ method: 'PUT', url: '/v1/galleries/forms' });
+        const part = (name: string) =>
+          `--xyz\r\nContent-Disposition: form-data; name="${name}"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
+        const bodies: [string, string, string | Buffer][] = [
+          ['no boundary', 'multipart/form-data', `${part('image')}abc\r\n--xyz--\r\n`],
+          ['random bytes', 'multipart/form-data; boundary=xyz', Buffer.from([0, 1, 2, 255, 254, 13, 10, 45, 45, 7])],
+          [
+            'an unterminated part',
+            'multipart/form-data; boundary=xyz',
+            `${part('image1')}${png.circle!.toString('latin1')}`,
+          ],
+        ];
+        for (const url of [
+          '/v1/embed',
+          '/v1/verify',
+          '/v1/galleries/forms/classes/x/examples',
+          '/v1/galleries/forms/identify',
+        ]) {
+          for (const [name, type, payload] of bodies) {
+            const response = await logged.app.inject({
+              method: 'POST',
+              url,
+              headers: { 'content-type': type },
+              payload,
+            });
+            expect({ url, name, status: response.statusCode, code: response.json().error?.code }).toEqual({
+              url,
+              name,
+              status: 400,
+              code: 'ERR_ARGUMENT',
+            });
+            expect(response.json().error.message).toMatch(/multipart\/form-data body could not be read/);
+            expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+          }
+        }
+        expect((await logged.store.listClasses('forms')).length).toBe(0);
+        const entries = logs.map((line) => JSON.parse(line) as { level: number; err?: unknown; msg?: string });
+        const refusals = entries.filter((e) => e.msg?.includes('could not be read'));
+        expect(refusals.length).toBe(12);
+        expect(refusals.every((e) => e.level === 30 && e.err === undefined)).toBe(true);
+        expect(entries.some((e) => e.level >= 50)).toBe(false);
+      } finally {
+        await logged.close();
+      }
+      await stillServing();
+    });
+
+    it("answers Fastify's own refusals in the service's shape, with the request id", async () => {
+      const cases: [
+        string,
+        { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string },
+        number,
+        string,
+      ][] = [
+        ['a malformed percent-encoding', { method: 'GET', url: '/v1/galleries/%ff' }, 400, 'ERR_ARGUMENT'],
+        [
+          'a cut percent-encoding in a label',
+          { method: 'POST', url: '/v1/galleries/symbols/classes/%E0%A4%A/examples' },
+          400,
+          'ERR_ARGUMENT',
+        ],
+        [
+          'an over-long label',
+          { method: 'POST', url: `/v1/galleries/symbols/classes/${'a'.repeat(3000)}/examples` },
+          414,
+          'ERR_URI_TOO_LONG',
+        ],
+        [
+          'bad JSON',
+          { method: 'POST', url: '/v1/embed', headers: { 'content-type': 'application/json' }, payload: '{"image' },
+          400,
+          'ERR_ARGUMENT',
+        ],
+        [
+          'a wrong content type',
+          { method: 'POST', url: '/v1/embed', headers: { 'content-type': 'text/csv' }, payload: 'a,b' },
+          415,
+          'ERR_UNSUPPORTED_MEDIA',
+        ],
+      ];
+      for (const [name, request, status, code] of cases) {
+        const response = await t.app.inject(request);
+        expect({ name, status: response.statusCode, body: response.json() }).toMatchObject({
+          name,
+          status,
+          body: { error: { code, message: expect.any(String) } },
+        });
+        expect(Object.keys(response.json())).toEqual(['error']);
+        expect(response.headers['x-request-id'], name).toMatch(/^[0-9a-f-]{36}$/);
+      }
+      // A label of 200 four-byte characters, percent-encoded, still fits the router.
+      const long = await t.app.inject({
+        method: 'POST',
+        url: `/v1/galleries/symbols/classes/${encodeURIComponent('𝒜'.repeat(100))}/examples`,
+        payload: { image: png.circle!.toString('base64') },
+      });
+      expect(long.statusCode).toBe(201);
+      await t.app.inject({
+        method: 'DELETE',
+        url: `/v1/galleries/symbols/classes/${encodeURIComponent('𝒜'.repeat(100))}`,
+      });
+      await stillServing();
+    });
+
     it('answers too many images, too-large files and too-large bodies with 413 ERR_PAYLOAD_TOO_LARGE', async () => {
       const small = await testApp(storeCase, { limits: { imagesPerRequest: 2, imageBytes: 4096, bodyBytes: 8192 } });
       try {

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, hashToken, parseScopes } from '../../src/service/auth.js';
+import { startServer } from '../../src/service/server.js';
+import { openStore } from '../../src/gallery/open-store.js';
 import { STORE_CASES, drawSymbol } from '../gallery/helpers.js';
 import { testApp, type TestApp } from './helpers.js';
 import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
@@ -215,6 +217,69 @@ describe('buildApp({ requireKeys: true })', () => {
     try {
       expect((await t.app.inject({ method: 'GET', url: '/v1/galleries' })).statusCode).toBe(401);
       expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a server that has required keys', () => {
+  it('stays closed when every key is revoked after it started with one on a non-loopback host', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-closed-'));
+    const storeUrl = `sqlite:${path.join(dir, 'g.db')}`;
+    const keys = await openStore(storeUrl);
+    const { key } = await createApiKey(keys, { gallery: '*', scopes: ['read', 'write'] });
+    const server = await startServer({
+      model: 'pixels',
+      store: storeUrl,
+      host: '0.0.0.0',
+      port: 0,
+      logLevel: 'silent',
+    });
+    try {
+      const base = `http://127.0.0.1:${new URL(server.url).port}`;
+      expect((await fetch(`${base}/v1/galleries`)).status).toBe(401);
+      expect(await keys.revokeKey(key.id)).toBe(true);
+      expect(await keys.hasActiveKeys()).toBe(false);
+      for (const [method, url] of [
+        ['GET', '/v1/galleries'],
+        ['PUT', '/v1/galleries/x'],
+        ['GET', '/metrics'],
+      ] as const) {
+        const response = await fetch(`${base}${url}`, { method });
+        expect({ url, status: response.status }).toEqual({ url, status: 401 });
+      }
+      expect(await keys.getGallery('x')).toBeNull();
+    } finally {
+      await server.close();
+      await keys.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stays closed on an open loopback server once a key was created, even after it is revoked', async () => {
+    const t = await testApp(STORE_CASES[0]!);
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const base = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+      expect((await fetch(`${base}/v1/galleries`)).status).toBe(200);
+      const { key } = await createApiKey(t.store, { gallery: '*', scopes: ['read'] });
+      expect((await fetch(`${base}/v1/galleries`)).status).toBe(401);
+      await t.store.revokeKey(key.id);
+      expect((await fetch(`${base}/v1/galleries`)).status).toBe(401);
+      expect((await fetch(`${base}/v1/galleries/y`, { method: 'PUT' })).status).toBe(401);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is closed from the start when an open app listens beyond loopback', async () => {
+    const t = await testApp(STORE_CASES[0]!);
+    try {
+      await t.app.listen({ host: '0.0.0.0', port: 0 });
+      const base = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+      expect((await fetch(`${base}/v1/galleries`)).status).toBe(401);
     } finally {
       await t.close();
     }

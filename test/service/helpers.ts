@@ -49,16 +49,16 @@ function chunk(type: string, data: Buffer): Buffer {
 }
 
 /**
- * A valid, complete 1-bit grayscale PNG of width x height (all white). 20,000 x 20,000 pixels
- * compress to about 50 kB, which is how a decompression bomb slips under body-size limits.
+ * A valid, complete 1-bit grayscale PNG of width x height, all white (or all black). 20,000 x
+ * 20,000 pixels compress to about 50 kB, which is how a decompression bomb slips under body-size limits.
  */
-export function blankPng(width: number, height: number): Buffer {
+export function blankPng(width: number, height: number, shade: 'white' | 'black' = 'white'): Buffer {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 1; // bit depth
   header[9] = 0; // grayscale
-  const row = Buffer.alloc(1 + Math.ceil(width / 8), 0xff);
+  const row = Buffer.alloc(1 + Math.ceil(width / 8), shade === 'white' ? 0xff : 0x00);
   row[0] = 0; // filter: none
   const raw = Buffer.alloc(row.length * height);
   for (let y = 0; y < height; y++) row.copy(raw, y * row.length);

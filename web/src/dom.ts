@@ -17,6 +17,8 @@ export function h<K extends keyof HTMLElementTagNameMap>(
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') element.className = String(value);
     else if (key === 'dataset') Object.assign(element.dataset, value);
+    // Through the CSSOM, which the server's Content-Security-Policy allows (a style attribute it does not).
+    else if (key === 'style') element.style.cssText = String(value);
     else if (key.startsWith('on') && typeof value === 'function')
       element.addEventListener(key.slice(2).toLowerCase(), value as EventListener);
     else if (value === true) element.setAttribute(key, '');

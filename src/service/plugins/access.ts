@@ -1,11 +1,12 @@
-// Who may call what: rate limiting per client address, then the API-key check of each route's
-// `config.access` (onRequest hooks run in registration order, so a flood is refused before any
-// key lookup).
+// Who may call what: rate limiting per client address, then (on an open server) the loopback
+// Host check, then the API-key check of each route's `config.access` (onRequest hooks run in
+// registration order, so a flood is refused before any key lookup).
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import { TwinshotError } from '../../errors.js';
 import type { ApiKeyRecord } from '../../gallery/types.js';
 import type { Access, KeyChecker } from '../auth.js';
+import { isLoopbackHost } from '../loopback.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -41,6 +42,16 @@ export const accessControl = fp<AccessOptions>(
       });
     }
     app.addHook('onRequest', async (request) => {
+      // An open server answers only to its loopback names, so a page that rebinds its own DNS name
+      // to 127.0.0.1 cannot read or change the galleries (no key exists to keep it out).
+      const host = request.headers.host;
+      if (!isLoopbackHost(host) && !(await options.keys.isRequired())) {
+        throw new TwinshotError(
+          'ERR_FORBIDDEN',
+          `this server has no API key, so it answers only requests addressed to localhost, 127.0.0.1 or [::1]; ` +
+            `got Host ${JSON.stringify(host ?? '')} (a guard against DNS rebinding). Use http://127.0.0.1:PORT/, or create an API key`,
+        );
+      }
       const access = request.routeOptions.config.access;
       if (access === undefined || access === 'public') return;
       const gallery = (request.params as { gallery?: string } | undefined)?.gallery ?? null;
