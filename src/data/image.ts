@@ -77,7 +77,7 @@ export async function decodeImage(
     throw imageError(`image is ${width}x${height} (${pixels} pixels); the limit is ${maxPixels} pixels`);
   }
   try {
-    if (pre.frame === 'ink') return await decodeInkFramed(bytes, pre, maxPixels);
+    if (pre.frame === 'ink') return await decodeInkFramed(bytes, pre, maxPixels, pixels);
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
       .flatten({ background: '#ffffff' })
       .grayscale()
@@ -106,31 +106,39 @@ export async function decodeImage(
  */
 export const JS_FRAME_MAX_PIXELS = 512 * 512;
 
-/** Decodes to grayscale, frames by the ink, and resizes; see JS_FRAME_MAX_PIXELS for where. */
-async function decodeInkFramed(bytes: Uint8Array, pre: Preprocessing, maxPixels: number): Promise<Uint8Array> {
+/**
+ * Decodes to grayscale, frames by the ink, and resizes; see JS_FRAME_MAX_PIXELS for where.
+ * `pixels` is the picture's size from its header. Large pictures pass between libvips steps as
+ * fast-compressed PNGs, never as raw buffers: tens of megabytes of raw pixels per upload made V8
+ * collect garbage on the main thread for hundreds of milliseconds.
+ */
+async function decodeInkFramed(
+  bytes: Uint8Array,
+  pre: Preprocessing,
+  maxPixels: number,
+  pixels: number,
+): Promise<Uint8Array> {
   const sharp = await loadSharp();
-  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
+  const decoded = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' })
     .flatten({ background: '#ffffff' })
     .grayscale()
-    .extractChannel(0)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+    .extractChannel(0);
+  if (pixels <= JS_FRAME_MAX_PIXELS) {
+    const { data, info } = await decoded.raw().toBuffer({ resolveWithObject: true });
+    return resizeGray(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.width, info.height, pre);
+  }
+  const lossless = { compressionLevel: 1, adaptiveFiltering: false } as const;
+  const { data: gray, info } = await decoded.png(lossless).toBuffer({ resolveWithObject: true });
   const { width, height } = info;
-  if (width * height <= JS_FRAME_MAX_PIXELS)
-    return resizeGray(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, pre);
-  const gray = (w: number, h: number) => ({
-    raw: { width: w, height: h, channels: 1 as const },
-    limitInputPixels: false,
-  });
-  let framed = { data, width, height };
-  const window = await inkWindowInLibvips(data, width, height);
+  let framed = gray;
+  const window = await inkWindowInLibvips(gray, width, height);
   if (window !== null) {
     // The part of the window inside the picture, then paper around it where the window reaches past.
     const x0 = Math.max(0, window.left);
     const y0 = Math.max(0, window.top);
     const x1 = Math.min(width, window.left + window.side);
     const y1 = Math.min(height, window.top + window.side);
-    const cropped = await sharp(data, gray(width, height))
+    framed = await sharp(gray, { limitInputPixels: false })
       .extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 })
       .extend({
         left: x0 - window.left,
@@ -140,11 +148,10 @@ async function decodeInkFramed(bytes: Uint8Array, pre: Preprocessing, maxPixels:
         background: '#ffffff',
       })
       .extractChannel(0)
-      .raw()
+      .png(lossless)
       .toBuffer();
-    framed = { data: cropped, width: window.side, height: window.side };
   }
-  let pipeline = sharp(framed.data, gray(framed.width, framed.height)).resize(pre.size, pre.size, {
+  let pipeline = sharp(framed, { limitInputPixels: false }).resize(pre.size, pre.size, {
     fit: 'fill',
     kernel: 'lanczos3',
   });
@@ -154,22 +161,22 @@ async function decodeInkFramed(bytes: Uint8Array, pre: Preprocessing, maxPixels:
 }
 
 /**
- * {@link inkWindow} computed by libvips: the bounding box of pixels darker than INK_THRESHOLD
- * (find_trim in line-art mode counts pixels differing from white by more than the threshold),
- * and null when there is none (then find_trim keeps the whole picture, as it also does for ink
- * touching every edge, so the darkest pixel decides).
+ * {@link inkWindow} computed by libvips on a grayscale PNG: the bounding box of pixels darker
+ * than INK_THRESHOLD (find_trim in line-art mode counts pixels differing from white by more than
+ * the threshold), and null when there is none (then find_trim keeps the whole picture, as it also
+ * does for ink touching every edge, so the darkest pixel decides).
  */
-async function inkWindowInLibvips(gray: Buffer, width: number, height: number): Promise<InkWindow | null> {
+async function inkWindowInLibvips(grayPng: Buffer, width: number, height: number): Promise<InkWindow | null> {
   const sharp = await loadSharp();
-  const input = { raw: { width, height, channels: 1 as const }, limitInputPixels: false };
-  const { info } = await sharp(gray, input)
+  // The trimmed pixels are not needed, only their box; a fast PNG of them keeps the output small.
+  const { info } = await sharp(grayPng, { limitInputPixels: false })
     .trim({ background: '#ffffff', threshold: 255 - INK_THRESHOLD, lineArt: true })
-    .raw()
+    .png({ compressionLevel: 1, adaptiveFiltering: false })
     .toBuffer({ resolveWithObject: true });
   const left = -(info.trimOffsetLeft ?? 0);
   const top = -(info.trimOffsetTop ?? 0);
   if (info.width === width && info.height === height) {
-    const stats = await sharp(gray, input).stats();
+    const stats = await sharp(grayPng, { limitInputPixels: false }).stats();
     if (stats.channels[0]!.min >= INK_THRESHOLD) return null;
   }
   return windowAround({ minX: left, minY: top, maxX: left + info.width - 1, maxY: top + info.height - 1 });

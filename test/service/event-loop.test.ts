@@ -68,11 +68,12 @@ describe('POST /v1/embed with 4000 x 4000 images', () => {
     const response = await embedding;
     expect(response.status).toBe(200);
     expect((await response.json()).embeddings).toHaveLength(4);
-    // In JavaScript each image held the loop for over a second; in libvips it is a few ms at most.
-    // The bound leaves room for a loaded machine and garbage collection.
+    // In JavaScript each image held the loop for 1.3-2.2 s (8.7 s for the four); in libvips the loop
+    // stays as free as when idle (under 0.16 s on two cores shared by a load of 20), so the bound
+    // fails the old code many times over without failing a loaded machine.
     expect(health.length).toBeGreaterThan(1);
-    expect(Math.max(...health)).toBeLessThan(400);
-    expect(delay.max / 1e6).toBeLessThan(400);
+    expect(Math.max(...health)).toBeLessThan(500);
+    expect(delay.max / 1e6).toBeLessThan(500);
   });
 
   it("refuses a request whose images exceed the request's pixel budget with 413, before decoding", async () => {
