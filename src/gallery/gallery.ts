@@ -71,10 +71,6 @@ export interface RecognizerOptions {
 export const MAX_K = 100;
 const GALLERY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_LABEL_LENGTH = 200;
-// Labels end up in logs, terminals and HTML; control characters there only cause trouble.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-
 /** The pattern gallery names follow (also used by the HTTP schemas). */
 export const GALLERY_NAME_PATTERN = GALLERY_NAME.source;
 
@@ -89,18 +85,50 @@ export function checkGalleryName(name: string): string {
   return name;
 }
 
-/** @throws TwinshotError ERR_ARGUMENT unless `label` is 1-200 characters without control characters */
+/**
+ * What a label may not hold, and why. Labels end up in logs, terminals, file names and HTML:
+ * control characters (C0, DEL, C1 such as U+0085 NEXT LINE, and the line and paragraph separators)
+ * break lines and terminals; bidirectional overrides and isolates make text display in another
+ * order than it is stored (a label can then look like another); noncharacters and lone surrogates
+ * are not text at all (they do not survive UTF-8).
+ */
+function forbiddenCharacter(codePoint: number): string | null {
+  if (codePoint <= 0x1f || (codePoint >= 0x7f && codePoint <= 0x9f)) return 'a control character';
+  if (codePoint === 0x2028 || codePoint === 0x2029) return 'a line or paragraph separator';
+  if ((codePoint >= 0x202a && codePoint <= 0x202e) || (codePoint >= 0x2066 && codePoint <= 0x2069))
+    return 'a bidirectional override or isolate';
+  if ((codePoint >= 0xfdd0 && codePoint <= 0xfdef) || (codePoint & 0xfffe) === 0xfffe) return 'a noncharacter';
+  if (codePoint >= 0xd800 && codePoint <= 0xdfff) return 'a lone surrogate';
+  return null;
+}
+
+/**
+ * The one label check of the library, the CLI and the service.
+ * @throws TwinshotError ERR_ARGUMENT unless `label` is 1-200 characters (UTF-16 code units) without
+ * control characters, bidirectional overrides or isolates, noncharacters or lone surrogates; the
+ * message names the character and its position
+ */
 export function checkLabel(label: string): string {
-  if (
-    typeof label !== 'string' ||
-    label.length === 0 ||
-    label.length > MAX_LABEL_LENGTH ||
-    CONTROL_CHARACTERS.test(label)
-  ) {
+  if (typeof label !== 'string' || label.length === 0 || label.length > MAX_LABEL_LENGTH) {
     throw new TwinshotError(
       'ERR_ARGUMENT',
-      `label must be 1-${MAX_LABEL_LENGTH} characters without control characters; got ${JSON.stringify(label)?.slice(0, 80)}`,
+      `label must be 1-${MAX_LABEL_LENGTH} characters; got ${typeof label === 'string' ? `${label.length} characters` : typeof label}`,
     );
+  }
+  let position = 0;
+  // Iterating a string yields code points, with a lone surrogate as its own item.
+  for (const character of label) {
+    position++;
+    const codePoint = character.codePointAt(0)!;
+    const kind = forbiddenCharacter(codePoint);
+    if (kind !== null) {
+      const hex = codePoint.toString(16).toUpperCase().padStart(4, '0');
+      throw new TwinshotError(
+        'ERR_ARGUMENT',
+        `label holds ${kind}, U+${hex}, at character ${position}; labels may not hold control characters, ` +
+          'bidirectional overrides or isolates, noncharacters or lone surrogates',
+      );
+    }
   }
   return label;
 }

@@ -1,7 +1,7 @@
 // The recognition library (Recognizer, Gallery) with the pixel baseline, on every store: one-shot
 // enrolment, identification by example and by mean, unknowns, verification, removal, export/import.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Recognizer, type Gallery, type GalleryExport } from '../../src/gallery/gallery.js';
+import { Recognizer, checkLabel, type Gallery, type GalleryExport } from '../../src/gallery/gallery.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import type { Embedder } from '../../src/models/embedder.js';
 import { isTwinshotError } from '../../src/errors.js';
@@ -205,5 +205,33 @@ describe.each(STORE_CASES)('Gallery on $name', (storeCase) => {
       expect(await recognizer.deleteGallery('short-lived')).toBe(true);
       expect((await recognizer.listGalleries()).map((g) => g.name)).not.toContain('short-lived');
     });
+  });
+});
+
+describe('checkLabel()', () => {
+  it('accepts ordinary text in any script, emoji and joiners', () => {
+    for (const label of ['alpha', 'square / 四角', 'ذ', '👩‍👩‍👧', 'é', 'a\u200db', '𝒜'.repeat(100)])
+      expect(checkLabel(label)).toBe(label);
+  });
+
+  it('refuses controls, bidi overrides and isolates, noncharacters and lone surrogates, naming the character and where', () => {
+    for (const [label, expected] of [
+      ['a\nb', /a control character, U\+000A, at character 2/],
+      ['ab\u0085', /a control character, U\+0085, at character 3/],
+      ['\u009b', /control character, U\+009B, at character 1/],
+      ['x\u2028', /line or paragraph separator, U\+2028/],
+      ['abc\u202Etxt.exe', /bidirectional override or isolate, U\+202E, at character 4/],
+      ['\u2066x\u2069', /bidirectional override or isolate, U\+2066, at character 1/],
+      ['a\uFFFF', /a noncharacter, U\+FFFF, at character 2/],
+      ['a\uFFFE', /a noncharacter, U\+FFFE/],
+      ['\uFDD0', /a noncharacter, U\+FDD0/],
+      ['𝒜\u{1FFFF}', /a noncharacter, U\+1FFFF, at character 2/],
+      ['a\uD800b', /a lone surrogate, U\+D800, at character 2/],
+      ['\uDC00', /a lone surrogate, U\+DC00, at character 1/],
+    ] as const) {
+      expect(() => checkLabel(label), JSON.stringify(label)).toThrow(expected);
+    }
+    expect(() => checkLabel('')).toThrow(/1-200 characters; got 0/);
+    expect(() => checkLabel('x'.repeat(201))).toThrow(/1-200 characters; got 201/);
   });
 });

@@ -361,6 +361,23 @@ describe.each(STORE_CASES)('buildApp() on $name', (storeCase) => {
       await stillServing();
     });
 
+    it('refuses labels with C1 controls, bidi overrides or noncharacters, naming the character', async () => {
+      for (const [encoded, named] of [
+        ['ab%C2%85', 'U+0085, at character 3'],
+        ['abc%E2%80%AEgpj.exe', 'U+202E, at character 4'],
+        ['x%EF%BF%BF', 'U+FFFF, at character 2'],
+      ]) {
+        const response = await t.app.inject({
+          method: 'POST',
+          url: `/v1/galleries/symbols/classes/${encoded}/examples`,
+          payload: { image: png.circle!.toString('base64') },
+        });
+        expectError(response, 400, 'ERR_ARGUMENT');
+        expect(response.json().error.message).toContain(named);
+      }
+      await stillServing();
+    });
+
     it('answers an unknown gallery, class or route with 404 ERR_NOT_FOUND', async () => {
       expectError(
         await t.app.inject({
