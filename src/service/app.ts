@@ -62,7 +62,25 @@ export interface AppOptions {
   defaultMetrics?: boolean;
   /** How long "no key exists" is cached, in ms (default 1000). */
   keyCacheMs?: number;
+  timeouts?: ServiceTimeouts;
 }
+
+export interface ServiceTimeouts {
+  /**
+   * Time to receive a whole request, headers and body, in ms (default 30,000): a client that
+   * sends less than its Content-Length, or trickles, gets 408 and the connection closes.
+   */
+  requestMs?: number;
+  /** Time to receive the headers, in ms (default 10,000, at most requestMs). */
+  headersMs?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, in ms (default 120,000).
+   * Longer than the event streams' keep-alive (15 s) and than any embedding takes.
+   */
+  idleMs?: number;
+}
+
+const DEFAULT_TIMEOUTS: Required<ServiceTimeouts> = { requestMs: 30_000, headersMs: 10_000, idleMs: 120_000 };
 
 /** The app, plus what tests and the CLI need to reach. */
 export interface TwinshotApp extends FastifyInstance {
@@ -104,8 +122,16 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   const recognizer = new Recognizer(options.store, embedder, { maxPixels: limits.imagePixels });
   const context = createServiceContext(recognizer, metrics, limits);
 
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const app = Fastify({
     logger: options.logger ?? false,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    http: {
+      headersTimeout: Math.min(timeouts.headersMs, timeouts.requestMs),
+      // Node checks the two timeouts above on this interval (30 s by default), so it bounds how late they fire.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, timeouts.requestMs / 4)),
+    },
     bodyLimit: limits.bodyBytes,
     genReqId: () => crypto.randomUUID(),
     // Labels are path segments: 200 characters of up to 4 UTF-8 bytes each, %XX-encoded, must fit.

@@ -2,6 +2,7 @@
 // origins allowed, no cross-site state-changing requests, and (on an open server) only loopback
 // Host names, so neither another site's form nor a DNS-rebinding page reaches the galleries.
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +176,37 @@ describe('Host names', () => {
       ).toBe(200);
     } finally {
       await keyed.close();
+    }
+  });
+});
+
+describe('request timeouts', () => {
+  it('answer a body shorter than its Content-Length with 408 ERR_TIMEOUT and close the connection', async () => {
+    const slow = await testApp(STORE_CASES[0]!, { timeouts: { requestMs: 400 } });
+    try {
+      await slow.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = slow.app.server.address() as net.AddressInfo;
+      const socket = net.connect(port, '127.0.0.1');
+      const started = performance.now();
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now() - started)));
+      socket.write(
+        'POST /v1/embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"image": "',
+      );
+      const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 8000));
+      const elapsed = await Promise.race([closed, timeout]);
+      socket.destroy();
+      // Node's default would hold it for five minutes; the configured 400 ms plus its checking interval here.
+      expect(elapsed).toBeLessThan(4000);
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+        error: { code: 'ERR_TIMEOUT', message: expect.stringMatching(/not received in time/) },
+      });
+      // The server still serves.
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      await slow.close();
     }
   });
 });

@@ -56,7 +56,16 @@ describe('GET /v1/runs', () => {
 
   it('is empty when the runs folder does not exist', async () => {
     const response = await (await app({ runsDir: path.join(dir, 'absent') })).inject({ url: '/v1/runs' });
-    expect(response.json()).toEqual({ dir: path.join(dir, 'absent'), runs: [] });
+    expect(response.json()).toEqual({ dir: 'absent', runs: [] });
+  });
+
+  it("names the runs folder without the server's path to it, in lists and errors", async () => {
+    const a = await app({ runsDir });
+    expect(path.isAbsolute(runsDir)).toBe(true);
+    const list = await a.inject({ url: '/v1/runs' });
+    expect(list.json().dir).toBe('runs');
+    const missing = await a.inject({ url: '/v1/runs/missing/metrics' });
+    for (const body of [list.body, missing.body]) expect(body).not.toContain(dir);
   });
 });
 

@@ -36,7 +36,7 @@ const MetricsRecord = Type.Object(
 );
 
 const RunList = Type.Object({
-  dir: Type.String({ description: 'the runs folder as the server was given it' }),
+  dir: Type.String({ description: "the runs folder's name (not its path on the server)" }),
   runs: Type.Array(
     Type.Object({
       name: Type.String(),
@@ -62,7 +62,8 @@ function isLogRecord(value: unknown): value is LogRecord {
 
 export const runRoutes: FastifyPluginAsync<RunsOptions> = async (app, options) => {
   const runsDir = path.resolve(options.runsDir ?? 'runs');
-  const runsDirLabel = options.runsDir ?? 'runs';
+  // Clients see the folder's name only: its absolute path says how the server's disk is laid out.
+  const runsDirLabel = path.basename(runsDir);
   const pollMs = options.pollMs ?? 500;
   const keepAliveMs = options.keepAliveMs ?? 15_000;
 
