@@ -12,4 +12,5 @@ export * as models from './models/index.js';
 export * as losses from './losses/index.js';
 export * as training from './training/index.js';
 export * as evaluation from './evaluation/index.js';
+export * as onnx from './export/index.js';
 export * from './errors.js';

@@ -261,6 +261,23 @@ export function affineThetas(params: readonly AffineParams[], size: number): Flo
 }
 
 /**
+ * Where each output pixel of an image of side `size` samples its input under each of `params`
+ * (affineGrid of {@link affineThetas}, corners not aligned): [B, size, size, 2], in the dtype and on
+ * the device `place` gives the matrices (float32 on the CPU by default). The ONNX exporter stores
+ * these grids as constants, so exported test-time views sample exactly where applyAffine does.
+ */
+export function affineSamplingGrid(
+  params: readonly AffineParams[],
+  size: number,
+  place: (theta: Tensor) => Tensor = (theta) => theta,
+): Tensor {
+  return tidy(() => {
+    const theta = place(tensor(affineThetas(params, size), { shape: [params.length, 2, 3] }));
+    return affineGrid(theta, [params.length, 1, size, size], false);
+  });
+}
+
+/**
  * Applies one affine distortion per image of `images` [B, C, S, S] (float): bilinear sampling,
  * `background` where the distortion reaches outside the image.
  */
@@ -275,7 +292,7 @@ export function applyAffine(
   } = {},
 ): Tensor {
   checkImages(images);
-  const [batch, channels, size] = images.shape as [number, number, number, number];
+  const [batch, , size] = images.shape as [number, number, number, number];
   if (params.length !== batch)
     throw new ArgumentError(`applyAffine: ${params.length} parameter sets for a batch of ${batch}`);
   const background = options.background ?? 0;
@@ -284,8 +301,7 @@ export function applyAffine(
     return images.device === 'cpu' ? typed : typed.to({ device: images.device as Device });
   };
   return tidy(() => {
-    const theta = onImages(tensor(affineThetas(params, size), { shape: [batch, 2, 3] }));
-    let grid = affineGrid(theta, [batch, channels, size, size], false);
+    let grid = affineSamplingGrid(params, size, onImages);
     if (options.elastic) grid = grid.add(onImages(elasticField(options.elastic, batch, size)));
     // gridSample pads with zeros; shifting by the background makes the padding the background.
     if (background === 0)

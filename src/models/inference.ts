@@ -39,6 +39,19 @@ const VIEWS: readonly Partial<AffineParams>[] = [
 ];
 export const MAX_VIEWS = VIEWS.length;
 
+/**
+ * The affine maps of the first `views` test-time views for images of side `size`; the first is
+ * the identity (the image itself). Translations are scaled from 28x28 to `size`.
+ */
+export function testTimeViews(views: number, size: number): AffineParams[] {
+  return VIEWS.slice(0, views).map((view) => {
+    const params = { ...IDENTITY_AFFINE, ...view };
+    params.translateX *= size / 28;
+    params.translateY *= size / 28;
+    return params;
+  });
+}
+
 /** Whether `views` is a count of test-time views this version has (1 to MAX_VIEWS). */
 export function isViewCount(views: unknown): views is number {
   return Number.isInteger(views) && (views as number) >= 1 && (views as number) <= MAX_VIEWS;
@@ -69,6 +82,16 @@ export class InferenceModel {
     }
   }
 
+  /** The mean subtracted before normalising (centering 'train-mean'), [1, D]; null otherwise. */
+  get centeringMean(): Tensor | null {
+    return this.#mean;
+  }
+
+  /** Koch's head as per-dimension scales of the codes (-alpha_j, clamped at 0), [1, D]; null for other networks. */
+  get codeScales(): Tensor | null {
+    return this.#koch?.weights ?? null;
+  }
+
   /** Vectors to store and compare, [N, D]. */
   embed(images: Tensor): Tensor {
     let e = this.embedViews(images);
@@ -84,12 +107,7 @@ export class InferenceModel {
     const size = images.shape[3]!;
     const n = images.shape[0]!;
     const batch = cat(
-      VIEWS.slice(0, views).map((view) => {
-        const params = { ...IDENTITY_AFFINE, ...view };
-        params.translateX *= size / 28;
-        params.translateY *= size / 28;
-        return view === VIEWS[0] ? images : applyAffine(images, new Array(n).fill(params));
-      }),
+      testTimeViews(views, size).map((params, v) => (v === 0 ? images : applyAffine(images, new Array(n).fill(params)))),
     );
     return this.model.embed(batch).view(views, n, -1).mean(0);
   }

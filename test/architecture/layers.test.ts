@@ -1,4 +1,4 @@
-// The layers of docs (engine -> nn/optim/io -> data -> models -> losses/evaluation/gallery ->
+// The layers of docs (engine -> nn/optim/io -> data -> models -> losses/evaluation/gallery/export ->
 // training/service -> cli): a lower layer never imports a higher one, statically or dynamically.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +15,7 @@ const LAYER: Record<string, number> = {
   losses: 4,
   evaluation: 4,
   gallery: 4,
+  export: 4,
   training: 5,
   service: 5,
   cli: 6,
