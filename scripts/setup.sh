@@ -38,10 +38,15 @@ if [ "$purpose" = test ]; then
 fi
 
 # npm packages (the install script builds the native addon; prepare compiles TypeScript)
+# onnxruntime-node (a dev dependency, for the ONNX parity tests) would fetch CUDA provider binaries
+# from NuGet in its postinstall; package.json's allowScripts blocks it, and this covers npm versions
+# that ignore allowScripts. Its bundled CPU runtime is all twinshot uses.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 fi
 node scripts/build-native.js
 [ -f dist/index.js ] && [ -z "$(find src -newer dist/index.js -name '*.ts' -print -quit)" ] || npm run build:ts
+# The shipped models as ONNX files (models/*/model.onnx), for the page and users; skipped when up to date.
+node scripts/export-models.js
 # The web page that `twinshot serve` serves at / (web/dist), rebuilt when its sources changed.
 [ -f web/dist/index.html ] && [ -z "$(find web/src web/index.html web/vite.config.ts -newer web/dist/index.html -print -quit)" ] || npx vite build web --logLevel warn

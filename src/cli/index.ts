@@ -9,6 +9,7 @@ import { registerTrainCommand } from './train.js';
 import { registerEvalCommand } from './eval.js';
 import { registerEmbedVerifyCommands } from './embed-verify.js';
 import { registerEnsembleCommand } from './ensemble.js';
+import { registerExportCommand } from './export.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerEvalCommand(program);
   registerEmbedVerifyCommands(program);
   registerEnsembleCommand(program);
+  registerExportCommand(program);
   return program;
 }
 

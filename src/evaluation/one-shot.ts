@@ -118,11 +118,28 @@ export function evaluateOneShot(
   return { ...estimateAccuracy(correct, trials), perGroup };
 }
 
+/**
+ * The class chosen for each query of each task, from embeddings computed beforehand: `rows` maps
+ * an image index of the set to its row of `embeddings`. This is evaluateOneShot's scorer, for
+ * embeddings made elsewhere (an exported ONNX model, say) and compared under `inference`'s metric.
+ */
+export function classifyTasks(
+  inference: Pick<InferenceModel, 'metric' | 'distanceMatrix'>,
+  embeddings: Tensor,
+  rows: ReadonlyMap<number, number>,
+  tasks: readonly EvalTask[],
+  options: { taskCentering?: boolean } = {},
+): number[][] {
+  return tasks.map((task) =>
+    tidy(() => noGrad(() => classify(inference, embeddings, task, rows, options.taskCentering ?? false))),
+  );
+}
+
 function classify(
-  inference: InferenceModel,
+  inference: Pick<InferenceModel, 'metric' | 'distanceMatrix'>,
   embeddings: Tensor,
   task: EvalTask,
-  row: Map<number, number>,
+  row: ReadonlyMap<number, number>,
   taskCentering: boolean,
 ): number[] {
   const ways = task.way ?? task.support.length;
