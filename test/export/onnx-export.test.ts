@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { buildProgram } from '../../src/cli/index.js';
 import { manualSeed, noGrad, rand, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
 import { exportModelFolder, emitLayer, OnnxGraph, ONNX_OPSET } from '../../src/export/index.js';
 import type { ArchitectureConfig } from '../../src/models/config.js';
@@ -197,6 +198,43 @@ describe('twinshot export (every model kind, random weights)', () => {
       const { bytes } = exportModelFolder(dir, { out: path.join(tempDir('twinshot-onnx-size-'), 'model.onnx') });
       expect(bytes.byteLength).toBeLessThanOrEqual(fs.statSync(path.join(dir, 'model.safetensors')).size * 1.1);
     }
+  });
+
+  it('is the command `twinshot export --model DIR --format onnx --out FILE`, with one clear error for a wrong format or graph', async () => {
+    manualSeed(3);
+    const loaded = randomModelFolder('cli', conv(), 28, { centering: 'none' });
+    const twinshot = async (...args: string[]): Promise<string> => {
+      const lines: string[] = [];
+      const log = vi
+        .spyOn(console, 'log')
+        .mockImplementation((...parts: unknown[]) => void lines.push(parts.join(' ')));
+      try {
+        await buildProgram()
+          .exitOverride()
+          .parseAsync(['node', 'twinshot', ...args]);
+      } finally {
+        log.mockRestore();
+      }
+      return lines.join('\n');
+    };
+    const out = path.join(loaded.dir, 'cli.onnx');
+    const printed = await twinshot('export', '--model', loaded.dir, '--format', 'onnx', '--out', out);
+    expect(printed).toMatch(
+      /cli\.onnx: 0\.\d\d MB, 'embed' graph of cli@[0-9a-f]{12}, input images \[batch, 1, 28, 28\], output embeddings \[batch, 784\]/,
+    );
+    expect(fs.existsSync(out) && fs.existsSync(`${out}.json`)).toBe(true);
+    await twinshot('export', '--model', loaded.dir, '--graph', 'twin');
+    expect(fs.existsSync(path.join(loaded.dir, 'model-twin.onnx'))).toBe(true);
+    await expect(twinshot('export', '--model', loaded.dir, '--format', 'tflite')).rejects.toMatchObject({
+      code: 'ERR_ARGUMENT',
+      message: "--format must be 'onnx' (the only export format); got 'tflite'",
+    });
+    await expect(twinshot('export', '--model', loaded.dir, '--graph', 'pairs')).rejects.toMatchObject({
+      code: 'ERR_ARGUMENT',
+    });
+    await expect(twinshot('export', '--model', path.join(loaded.dir, 'missing'))).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+    });
   });
 
   it('writes the same bytes twice (no timestamps), so builds can skip an unchanged export', () => {
