@@ -106,6 +106,7 @@ export class OnnxGraph {
   readonly #initializers = new Map<string, Initializer>();
   readonly #nodes: Node[] = [];
   readonly #names = new Set<string>();
+  readonly #smallConstants = new Map<string, string>();
   #counter = 0;
 
   constructor(readonly name: string) {}
@@ -144,14 +145,16 @@ export class OnnxGraph {
     return this.#store(this.#fresh(hint), 'float32', dims, Float32Array.from(values));
   }
 
-  /** A constant int64 tensor (shapes, axes). */
+  /** A constant int64 tensor (shapes, axes); equal ones are stored once. */
   ints(hint: string, values: readonly number[]): string {
-    return this.#store(this.#fresh(hint), 'int64', [values.length], BigInt64Array.from(values.map(BigInt)));
+    return this.#shared(`int64 ${values.join(',')}`, () =>
+      this.#store(this.#fresh(hint), 'int64', [values.length], BigInt64Array.from(values.map(BigInt))),
+    );
   }
 
-  /** A float32 scalar constant. */
+  /** A float32 scalar constant; equal ones are stored once. */
   scalar(hint: string, value: number): string {
-    return this.floats(hint, [], [value]);
+    return this.#shared(`float32 ${value}`, () => this.floats(hint, [], [value]));
   }
 
   /**
@@ -182,13 +185,6 @@ export class OnnxGraph {
       })),
     });
     return output;
-  }
-
-  /** Bytes stored in initializers (the weights and constants). */
-  get initializerBytes(): number {
-    let total = 0;
-    for (const init of this.#initializers.values()) total += init.raw_data.byteLength;
-    return total;
   }
 
   /** The serialized ModelProto (an .onnx file's bytes). */
@@ -225,6 +221,12 @@ export class OnnxGraph {
     return name;
   }
 
+  #shared(key: string, make: () => string): string {
+    let name = this.#smallConstants.get(key);
+    if (name === undefined) this.#smallConstants.set(key, (name = make()));
+    return name;
+  }
+
   #fresh(hint: string): string {
     let name: string;
     do name = `${hint}_${this.#counter++}`;
@@ -238,4 +240,60 @@ export class OnnxGraph {
       throw new TwinshotError('ERR_INTERNAL', `ONNX export: the value name '${name}' is used twice`);
     this.#names.add(name);
   }
+}
+
+/** What an .onnx file declares about itself; see {@link readOnnxInfo}. */
+export interface OnnxInfo {
+  irVersion: number;
+  /** Opset version of each domain ('' is ONNX's default domain). */
+  opsets: Record<string, number>;
+  producer: string;
+  /** ModelProto.metadata_props. */
+  metadata: Record<string, string>;
+  inputs: string[];
+  outputs: string[];
+  /** Each initializer's name and size in bytes, in file order. */
+  initializers: { name: string; bytes: number }[];
+  /** How many nodes of each operator type the graph holds. */
+  operators: Record<string, number>;
+}
+
+/**
+ * Reads the header facts of an ONNX file (metadata, opsets, inputs, outputs, initializers) with
+ * the same schema the exporter writes with; onnxruntime's JavaScript API does not expose them.
+ */
+export function readOnnxInfo(bytes: Uint8Array): OnnxInfo {
+  type Int64 = number | { toNumber(): number };
+  type Named = { name: string };
+  let model: {
+    ir_version: Int64;
+    opset_import: { domain: string; version: Int64 }[];
+    producer_name: string;
+    metadata_props: { key: string; value: string }[];
+    graph?: {
+      input: Named[];
+      output: Named[];
+      initializer: (Named & { raw_data: Uint8Array })[];
+      node: { op_type: string }[];
+    };
+  };
+  try {
+    model = modelProtoType().decode(bytes) as unknown as typeof model;
+  } catch (error) {
+    throw new TwinshotError('ERR_FORMAT', `not an ONNX model: ${(error as Error).message}`, { cause: error });
+  }
+  const int = (v: Int64): number => (typeof v === 'number' ? v : v.toNumber());
+  const graph = model.graph ?? { input: [], output: [], initializer: [], node: [] };
+  const operators: Record<string, number> = {};
+  for (const node of graph.node) operators[node.op_type] = (operators[node.op_type] ?? 0) + 1;
+  return {
+    irVersion: int(model.ir_version),
+    opsets: Object.fromEntries(model.opset_import.map((o) => [o.domain, int(o.version)])),
+    producer: model.producer_name,
+    metadata: Object.fromEntries(model.metadata_props.map((p) => [p.key, p.value])),
+    inputs: graph.input.map((v) => v.name),
+    outputs: graph.output.map((v) => v.name),
+    initializers: graph.initializer.map((t) => ({ name: t.name, bytes: t.raw_data.byteLength })),
+    operators,
+  };
 }

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it, vi } from 'vitest';
 import { buildProgram } from '../../src/cli/index.js';
 import { manualSeed, noGrad, rand, randn, tensor, tidy, type Tensor } from '../../src/engine/index.js';
-import { exportModelFolder, emitLayer, OnnxGraph, ONNX_OPSET } from '../../src/export/index.js';
+import { exportModelFolder, emitLayer, OnnxGraph, ONNX_OPSET, readOnnxInfo } from '../../src/export/index.js';
 import type { ArchitectureConfig } from '../../src/models/config.js';
 import { buildModel } from '../../src/models/factory.js';
 import type { InferenceSettings } from '../../src/models/inference.js';
@@ -143,6 +143,18 @@ describe('twinshot export (every model kind, random weights)', () => {
       const mean = (c.inference?.mean?.length ?? 0) * 4;
       expect(embed.bytes.byteLength).toBeLessThanOrEqual(safetensors + grids + mean + 16_384);
       expect(twin.bytes.byteLength).toBeLessThanOrEqual(safetensors + 16_384);
+      // Every weight of the network once in the twin graph, whose branch is used twice (batch
+      // norm's step counter is not a weight, nor are an ensemble member's own pair head's
+      // scalars); in the embed graph, each weight at most once.
+      const weightNames = [...loaded.model.stateDict().keys()].filter(
+        (k) => !k.endsWith('num_batches_tracked') && !/^member\d+\.pair_/.test(k),
+      );
+      const twinWeights = readOnnxInfo(twin.bytes)
+        .initializers.map((i) => i.name)
+        .filter((n) => weightNames.includes(n));
+      expect(twinWeights.sort()).toEqual([...weightNames].sort());
+      const embedNames = readOnnxInfo(embed.bytes).initializers.map((i) => i.name);
+      expect(new Set(embedNames).size).toBe(embedNames.length);
       const manifest = JSON.parse(fs.readFileSync(`${out}.json`, 'utf8')) as typeof embed.manifest;
       expect(manifest).toEqual(embed.manifest);
       expect(manifest.views).toBe(c.inference?.views ?? 1);
@@ -188,9 +200,20 @@ describe('twinshot export (every model kind, random weights)', () => {
     expect(manifest.id).toMatch(/^meta@[0-9a-f]{12}$/);
     expect(manifest.preprocessing.steps.join(' ')).toMatch(/darker than 128.*Lanczos-3.*255 - v.*divide by 255/);
     // metadata_props hold the same values as strings (keys twinshot.*)
-    const text = new TextDecoder('latin1').decode(bytes);
-    expect(text).toContain('twinshot.preprocessing');
-    expect(text).toContain(JSON.stringify(manifest.verification));
+    const info = readOnnxInfo(bytes);
+    expect(info).toMatchObject({
+      irVersion: 9,
+      opsets: { '': ONNX_OPSET },
+      producer: 'twinshot',
+      inputs: ['images'],
+      outputs: ['embeddings'],
+    });
+    expect(Object.keys(info.metadata)).toEqual(Object.keys(manifest).map((key) => `twinshot.${key}`));
+    for (const [key, value] of Object.entries(manifest)) {
+      const stored = info.metadata[`twinshot.${key}`]!;
+      expect(typeof value === 'string' ? stored : JSON.parse(stored)).toEqual(value);
+    }
+    expect(() => readOnnxInfo(new TextEncoder().encode('{"not": "onnx"}'))).toThrow(/not an ONNX model/);
   });
 
   it('keeps the shipped models within their safetensors size plus 10%', () => {
