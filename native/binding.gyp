@@ -5,7 +5,10 @@
     "torch_lib%": "<!(node torch-config.cjs lib)",
     "torch_cxx11_abi%": "<!(node torch-config.cjs abi)",
     "torch_cxx_std%": "<!(node torch-config.cjs std)",
-    "torch_cuda%": "<!(node torch-config.cjs cuda)"
+    "torch_cuda%": "<!(node torch-config.cjs cuda)",
+    "torch_c10d%": "<!(node torch-config.cjs c10d)",
+    "torch_gloo%": "<!(node torch-config.cjs gloo)",
+    "torch_nccl%": "<!(node torch-config.cjs nccl)"
   },
   "targets": [
     {
@@ -19,7 +22,8 @@
         "src/ops/shape.cc",
         "src/ops/nn.cc",
         "src/ops/autograd.cc",
-        "src/ops/optim.cc"
+        "src/ops/optim.cc",
+        "src/distributed.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -47,6 +51,12 @@
       "conditions": [
         ["torch_cuda==1", {
           "libraries": ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+        }],
+        ["torch_c10d==1", { "defines": ["TWINSHOT_WITH_C10D"] }],
+        ["torch_gloo==1", { "defines": ["USE_C10D_GLOO", "TWINSHOT_WITH_GLOO"] }],
+        ["torch_nccl==1", {
+          "defines": ["USE_C10D_NCCL", "TWINSHOT_WITH_NCCL"],
+          "include_dirs": ["<!@(node torch-config.cjs nccl_include)"]
         }]
       ]
     }

@@ -49,7 +49,39 @@ function hasCuda(torch) {
   return fs.existsSync(path.join(torch.lib, 'libtorch_cuda.so')) ? '1' : '0';
 }
 
-module.exports = { findLibtorch, cxx11Abi, cxxStandard, hasCuda };
+// c10d (libtorch's distributed package) is in Linux builds; its Gloo backend needs Gloo's headers,
+// which pytorch.org downloads may ship and Debian puts in libgloo-dev. Headers of another Gloo than
+// the one libtorch was built with could disagree with it, so a download only uses its own.
+function c10dHeader(torch, name) {
+  return path.join(torch.include, 'torch/csrc/distributed/c10d', name);
+}
+
+function hasC10d(torch) {
+  return fs.existsSync(c10dHeader(torch, 'TCPStore.hpp')) ? '1' : '0';
+}
+
+function hasGloo(torch) {
+  if (hasC10d(torch) === '0' || !fs.existsSync(c10dHeader(torch, 'ProcessGroupGloo.hpp'))) return '0';
+  return fs.existsSync(path.join(torch.include, 'gloo/algorithm.h')) ? '1' : '0';
+}
+
+// NCCL's process group needs nccl.h and the CUDA runtime headers besides libtorch's own.
+function ncclIncludes(torch) {
+  if (hasCuda(torch) === '0' || !fs.existsSync(c10dHeader(torch, 'ProcessGroupNCCL.hpp'))) return null;
+  const cuda = [process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
+  const nccl = [
+    torch.include,
+    process.env.NCCL_HOME && path.join(process.env.NCCL_HOME, 'include'),
+    ...cuda,
+    '/usr/include',
+  ];
+  const find = (dirs, header) => dirs.filter(Boolean).find((d) => fs.existsSync(path.join(d, header)));
+  const ncclDir = find(nccl, 'nccl.h');
+  const cudaDir = find([...cuda, '/usr/include'], 'cuda_runtime_api.h');
+  return ncclDir && cudaDir ? [...new Set([ncclDir, cudaDir])] : null;
+}
+
+module.exports = { findLibtorch, cxx11Abi, cxxStandard, hasCuda, hasC10d, hasGloo, ncclIncludes };
 
 if (require.main === module) {
   const torch = findLibtorch();
@@ -60,6 +92,10 @@ if (require.main === module) {
     abi: cxx11Abi(torch),
     std: cxxStandard(torch),
     cuda: hasCuda(torch),
+    c10d: hasC10d(torch),
+    gloo: hasGloo(torch),
+    nccl: ncclIncludes(torch) ? '1' : '0',
+    nccl_include: (ncclIncludes(torch) ?? []).join(' '),
   };
   if (!(what in answers)) {
     console.error(`usage: torch-config.cjs ${Object.keys(answers).join('|')}`);

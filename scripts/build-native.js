@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = path.join(root, 'native');
 const addon = path.join(nativeDir, 'build/Release/twinshot_native.node');
-const { findLibtorch } = require(path.join(nativeDir, 'torch-config.cjs'));
+const { findLibtorch, hasGloo } = require(path.join(nativeDir, 'torch-config.cjs'));
 
 function newestSource() {
   const files = [path.join(nativeDir, 'binding.gyp'), path.join(nativeDir, 'torch-config.cjs')];
@@ -55,6 +55,25 @@ function ensureLibtorch() {
   );
 }
 
+// Distributed training's Gloo backend compiles against Gloo's headers, which Debian ships apart
+// (libgloo-dev). Without them the addon still builds, without the gloo backend.
+function ensureGlooHeaders(torch) {
+  if (hasGloo(torch) === '1' || process.env.LIBTORCH) return;
+  if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
+    console.log('twinshot: installing libgloo-dev (Gloo headers, for distributed training) with apt-get');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (spawnSync('apt-get', ['install', '-y', '-q', 'libgloo-dev'], { stdio: 'inherit', env }).status !== 0) {
+      spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+      spawnSync('apt-get', ['install', '-y', '-q', 'libgloo-dev'], { stdio: 'inherit', env });
+    }
+  }
+  if (hasGloo(torch) !== '1') {
+    console.warn(
+      "twinshot: Gloo's headers are missing, so distributed training will be unavailable; install them with `sudo apt-get install libgloo-dev` and rebuild (`npm run build:native`)",
+    );
+  }
+}
+
 function fail(message) {
   console.error(`twinshot: ${message}`);
   process.exit(1);
@@ -66,6 +85,7 @@ if (!force && fs.existsSync(addon) && fs.statSync(addon).mtimeMs >= newestSource
   process.exit(0);
 }
 const torch = ensureLibtorch();
+ensureGlooHeaders(torch);
 console.log(`twinshot: building the native addon against ${torch.source} (a few minutes the first time)`);
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
 const jobs = String(Math.max(1, Math.min(4, (await import('node:os')).availableParallelism())));

@@ -8,7 +8,9 @@ purpose="${1:-run}"
 
 # libopenblas0-openmp: libtorch-dev alone pulls in the reference BLAS, about 30x slower for the
 # matrix products of linear layers (measured: 10.6 s vs 0.33 s for Koch et al.'s 9216x4096 layer).
-packages=(libtorch-dev libopenblas0-openmp g++ make python3)
+# libgloo-dev: the headers of Gloo, the CPU backend of libtorch's distributed package (the
+# library itself comes with libtorch-dev); distributed training compiles against them.
+packages=(libtorch-dev libgloo-dev libopenblas0-openmp g++ make python3)
 if [ "$purpose" = test ]; then
   packages+=(python3-torch postgresql chromium)
 fi

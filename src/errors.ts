@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   ERR_UNSUPPORTED_MEDIA: { status: 415, summary: 'the request content type is not supported' },
   ERR_RATE_LIMITED: { status: 429, summary: 'too many requests; retry after the time given' },
   ERR_STORE: { status: 503, summary: 'the gallery store failed (disk full, database down)' },
+  ERR_DISTRIBUTED: { status: 500, summary: 'a process group could not form, or a collective failed or timed out' },
   ERR_INTERNAL: { status: 500, summary: 'an unexpected internal error' },
 } as const;
 

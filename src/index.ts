@@ -7,6 +7,7 @@ export * from './engine/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './io/index.js';
+export * as distributed from './distributed/index.js';
 export * as data from './data/index.js';
 export * as models from './models/index.js';
 export * as losses from './losses/index.js';

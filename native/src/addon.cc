@@ -341,6 +341,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterNnOps(data->table);
   RegisterAutogradOps(data->table);
   RegisterOptimOps(data->table);
+  RegisterDistributedOps(data->table);
   env.SetInstanceData(data);  // deleted by node-addon-api when this environment (or worker) exits
 
   auto ops = Napi::Object::New(env);

@@ -111,6 +111,7 @@ void RegisterShapeOps(std::vector<OpEntry>& table);
 void RegisterNnOps(std::vector<OpEntry>& table);
 void RegisterAutogradOps(std::vector<OpEntry>& table);
 void RegisterOptimOps(std::vector<OpEntry>& table);
+void RegisterDistributedOps(std::vector<OpEntry>& table);
 
 // Tensors with one or two elements often come back as pairs (values, indices).
 inline Result Pair(std::tuple<at::Tensor, at::Tensor> t) {

@@ -1,4 +1,4 @@
-// The layers of docs (engine -> nn/optim/io -> data -> models -> losses/evaluation/gallery/export ->
+// The layers of docs (engine -> nn/optim/io/distributed -> data -> models -> losses/evaluation/gallery/export ->
 // training/service -> cli): a lower layer never imports a higher one, statically or dynamically.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,7 @@ const LAYER: Record<string, number> = {
   nn: 1,
   optim: 1,
   io: 1,
+  distributed: 1,
   data: 2,
   models: 3,
   losses: 4,
