@@ -1,7 +1,7 @@
 // Checkpoints: model and optimiser tensors plus every counter and random state in ONE safetensors
 // file, written to a temp name and renamed, so a crash or Ctrl-C mid-write keeps the last good one.
 import fs from 'node:fs';
-import { loadFile, saveFile } from '../io/safetensors.js';
+import { deserializeSafetensors, loadFile, saveFile } from '../io/safetensors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { getRngState, setRngState } from '../engine/runtime.js';
 import { TwinshotError } from '../errors.js';
@@ -21,6 +21,18 @@ export interface TrainingProgress {
   configHash: string;
   /** Updates of the weight average (training.ema), when there is one. */
   averageUpdates?: number;
+  /** Ranks of a data-parallel run (absent: 1). */
+  worldSize?: number;
+  /** Each rank's own random streams, by rank, in a data-parallel run. */
+  ranks?: RankState[];
+}
+
+/** What differs between the ranks of a data-parallel run: their batches and random draws. */
+export interface RankState {
+  sampler: SamplerState;
+  augmentRng: RngState;
+  /** libtorch's CPU generator state, base64. */
+  torchRng: string;
 }
 
 export function saveCheckpoint(
@@ -48,14 +60,18 @@ export function checkpointExists(path: string): boolean {
   return fs.existsSync(path);
 }
 
-/** Restores model, optimiser, weight average (when given) and torch RNG in place; returns the saved progress. */
+/**
+ * Restores model, optimiser, weight average (when given) and torch RNG in place from a checkpoint
+ * file (or its bytes, as rank 0 sends them to the other ranks); returns the saved progress.
+ */
 export function loadCheckpoint(
-  path: string,
+  source: string | Uint8Array,
   model: Module,
   optimizer: Optimizer<{ lr: number }>,
   average?: Module,
 ): TrainingProgress {
-  const { tensors, metadata } = loadFile(path);
+  const path = typeof source === 'string' ? source : 'the checkpoint';
+  const { tensors, metadata } = typeof source === 'string' ? loadFile(source) : deserializeSafetensors(source);
   let saved: { progress: TrainingProgress; optimizer: OptimizerState['meta'] };
   try {
     saved = JSON.parse(metadata.twinshot ?? '');

@@ -33,6 +33,9 @@ import { buildObjective } from './objective.js';
 import { buildOptimization } from './optimization.js';
 import { WeightAverage } from './weight-average.js';
 import { refitBatchNorm } from './batch-norm.js';
+import { DataParallelTraining, rankSeed } from './data-parallel.js';
+import { getLocalRank, type ProcessGroup } from '../distributed/process-group.js';
+import type { Device } from '../engine/tensor.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -50,6 +53,12 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Already loaded data (skips config.data's loading and splitting; rotations still apply). */
   data?: { train: ImageSet; validation: ImageSet | null };
+  /**
+   * Trains data-parallel with the other ranks of this group (see docs/training.md): each rank
+   * draws its own batches, gradients are averaged, and rank 0 validates, logs and writes the run
+   * folder. Every rank calls train() with the same options.
+   */
+  group?: ProcessGroup;
 }
 
 export interface StepInfo {
@@ -224,22 +233,26 @@ function hashConfig(config: TrainConfig): string {
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, outDir } = options;
-  const log = options.log ?? ((line: string) => console.log(line));
+  // In a data-parallel run, rank 0 alone reads and writes the run folder and logs.
+  const isMain = (options.group?.rank ?? 0) === 0;
+  const log = isMain ? (options.log ?? ((line: string) => console.log(line))) : () => {};
   const checkpointPath = path.join(outDir, CHECKPOINT_FILE);
-  if (!options.resume && fs.existsSync(checkpointPath)) {
+  if (isMain && !options.resume && fs.existsSync(checkpointPath)) {
     throw new TwinshotError(
       'ERR_CONFIG',
       `${outDir} already holds a training run; pass --resume to continue it, or choose another --out`,
     );
   }
-  if (options.resume && !fs.existsSync(checkpointPath)) {
+  if (isMain && options.resume && !fs.existsSync(checkpointPath)) {
     throw new TwinshotError('ERR_CONFIG', `--resume: ${checkpointPath} does not exist (nothing to resume)`);
   }
-  fs.mkdirSync(outDir, { recursive: true });
+  if (isMain) fs.mkdirSync(outDir, { recursive: true });
   manualSeed(config.seed);
 
   const started = Date.now();
-  const device = resolveDevice(config.device);
+  const resolved = resolveDevice(config.device);
+  // Data-parallel ranks on one machine each take their own GPU: cuda:LOCAL_RANK.
+  const device: Device = resolved === 'cuda' && options.group ? `cuda:${getLocalRank()}` : resolved;
   const loadedData = options.data
     ? {
         train: config.data.rotations ? expandRotations(options.data.train) : options.data.train,
@@ -253,9 +266,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   log(
     `data: ${trainSet.numClasses} training classes (${trainSet.size} images), ${validation ? `${validation.numClasses} validation classes in ${validation.numGroups} groups` : 'no validation set'}, ${config.data.size}x${config.data.size}`,
   );
-  const trials = validation
-    ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100)
-    : [];
+  const trials =
+    validation && isMain
+      ? validationTrials(validation, config.training.validationTrials, config.data.validationSeed + 100)
+      : [];
 
   const model = buildModel(config.model, config.data.size);
   if (device !== 'cpu') model.to(device);
@@ -267,6 +281,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const optimization = buildOptimization(config, model);
+  const parallel = options.group ? new DataParallelTraining(options.group, model) : null;
+  parallel?.seedRank(config.seed);
+  if (parallel)
+    log(`data-parallel on ${parallel.worldSize} ranks (${options.group!.backend}): each draws its own batches`);
   // A second model of the same architecture whose random initialisation leaves torch's generator
   // where it was, so that averages and refitted copies cannot shift whatever draws from it later.
   const spareModel = (): TwinModel => {
@@ -279,7 +297,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
   };
   // With training.ema, the averaged weights are what is validated and exported.
-  const average = config.training.ema > 0 ? new WeightAverage(spareModel(), model, config.training.ema) : null;
+  const average =
+    config.training.ema > 0 && isMain ? new WeightAverage(spareModel(), model, config.training.ema) : null;
   // What validation and export judge: the average or the live weights, as they are or (with
   // training.refitBatchNorm) a copy whose batch-norm statistics are re-estimated on clean images.
   const judged = (): TwinModel => {
@@ -291,8 +310,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     return copy;
   };
   const augment = config.augment === null ? null : new RandomAffine(config.augment);
-  const augmentRng = new Rng(config.seed + 2);
-  const objective = buildObjective(config, trainSet, augment, augmentRng);
+  // Each rank draws its own batches and distortions; rank 0 draws what a single process would.
+  const seed = rankSeed(config.seed, options.group?.rank ?? 0);
+  const augmentRng = new Rng(seed + 2);
+  const objective = buildObjective({ ...config, seed }, trainSet, augment, augmentRng);
   const metrics = new MetricsLog(path.join(outDir, METRICS_FILE));
   const configHash = hashConfig(config);
 
@@ -309,7 +330,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const bestSoFar = () =>
     `best validation ${(100 * Math.max(0, progress.bestAccuracy)).toFixed(1)}% at step ${progress.bestStep}`;
   if (options.resume) {
-    progress = loadCheckpoint(checkpointPath, model, optimization.optimizer, average?.average);
+    // Every rank resumes from rank 0's checkpoint, sent to it over the group (no shared disk needed).
+    const source = parallel ? await parallel.checkpointBytes(() => fs.readFileSync(checkpointPath)) : checkpointPath;
+    progress = loadCheckpoint(source, model, optimization.optimizer, average?.average);
+    const own = parallel?.restoreRank(progress, checkpointPath);
+    if (own) Object.assign(progress, { sampler: own.sampler, augmentRng: own.augmentRng });
     if (average) average.updates = progress.averageUpdates ?? 0;
     if (progress.configHash !== configHash) {
       throw new TwinshotError(
@@ -320,10 +345,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     objective.setState(progress.sampler);
     augmentRng.setState(progress.augmentRng);
     optimization.seek(progress.step);
-    metrics.truncateAfter(progress.step);
+    if (isMain) metrics.truncateAfter(progress.step);
     log(`resumed at step ${progress.step}${validation ? ` (${bestSoFar()})` : ''}`);
   }
-  writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  await parallel?.broadcastState();
+  if (isMain) writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
   const total = config.training.steps;
   const sessionStart = Date.now();
@@ -336,11 +362,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let windowImages = 0;
   let windowStart = Date.now();
 
-  const checkpoint = () => {
+  const checkpoint = async () => {
+    const ranks = await parallel?.gatherRankStates({
+      sampler: objective.getState(),
+      augmentRng: augmentRng.getState(),
+    });
+    if (!isMain) return;
     progress.seconds = elapsed();
     progress.sampler = objective.getState();
     progress.augmentRng = augmentRng.getState();
     if (average) progress.averageUpdates = average.updates;
+    if (ranks) Object.assign(progress, { worldSize: ranks.length, ranks });
     saveCheckpoint(checkpointPath, model, optimization.optimizer, progress, average?.average);
   };
 
@@ -405,13 +437,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (let step = progress.step + 1; step <= total; step++) {
     // Let the event loop run signal handlers (Ctrl-C) and timers between synchronous steps.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const { value, images } = tidy(() => {
+    const { value: ownLoss, images: ownImages } = tidy(() => {
       optimization.optimizer.zeroGrad();
       const { loss, images } = objective.step(model);
       loss.backward();
-      optimization.optimizer.step();
       return { value: loss.item(), images };
     });
+    // Data-parallel: the gradients become the ranks' mean, and the ranks agree on how the step ends.
+    const agreed = parallel
+      ? await parallel.afterBackward(ownLoss, options.signal?.aborted ?? false, elapsed() >= timeLimit)
+      : null;
+    const value = agreed?.loss ?? ownLoss;
+    const images = ownImages * (parallel?.worldSize ?? 1);
+    tidy(() => optimization.optimizer.step());
     if (!Number.isFinite(value)) {
       throw new TwinshotError(
         'ERR_CONFIG',
@@ -435,14 +473,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       etaSeconds: ((total - step) * windowImages) / windowSteps / Math.max(rate, 1e-9),
     });
     if (step % config.training.logEvery === 0 || step === total) {
-      metrics.append({
-        kind: 'train',
-        step,
-        seconds: elapsed(),
-        loss: windowLoss / windowSteps,
-        lr,
-        imagesPerSecond: rate,
-      });
+      const communication = parallel?.takeCommunicationSeconds();
+      if (isMain)
+        metrics.append({
+          kind: 'train',
+          step,
+          seconds: elapsed(),
+          loss: windowLoss / windowSteps,
+          lr,
+          imagesPerSecond: rate,
+          // The share of the window rank 0 spent waiting for the gradients' all-reduce.
+          ...(communication === undefined
+            ? {}
+            : { communicationShare: communication / Math.max(1e-3, (Date.now() - windowStart) / 1000) }),
+        });
       if (!options.onStep)
         log(
           `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
@@ -452,23 +496,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       windowImages = 0;
       windowStart = Date.now();
     }
+    // Rank 0 validates; the other ranks wait for its verdict.
+    const judge = () => (parallel ? parallel.validation(step, () => validate(step)) : validate(step));
     const validated = step % config.training.validateEvery === 0 || step === total;
-    if (validated && validate(step)) stoppedBy = 'early-stopping';
-    if (elapsed() >= timeLimit) {
+    if (validated && (await judge())) stoppedBy = 'early-stopping';
+    if (agreed?.timeUp ?? elapsed() >= timeLimit) {
       stoppedBy = 'time-limit';
       // The budget is spent: judge the model it produced, not only the last scheduled validation.
-      if (!validated) validate(step);
+      if (!validated) await judge();
     }
-    if (options.signal?.aborted) stoppedBy = 'signal';
-    if (step % config.training.checkpointEvery === 0 || step === total || stoppedBy !== 'completed') checkpoint();
+    if (agreed?.stop ?? options.signal?.aborted) stoppedBy = 'signal';
+    if (step % config.training.checkpointEvery === 0 || step === total || stoppedBy !== 'completed') await checkpoint();
     if (stoppedBy !== 'completed') break;
   }
-  if (progress.step === total || stoppedBy !== 'signal') checkpoint();
-  if (!validation && progress.bestStep === 0) exportModel(progress.step, inferenceFor(judged(), config, trainSet), {});
-  writeFileAtomic(
-    path.join(outDir, 'metrics.svg'),
-    plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),
-  );
+  if (progress.step === total || stoppedBy !== 'signal') await checkpoint();
+  if (isMain && !validation && progress.bestStep === 0)
+    exportModel(progress.step, inferenceFor(judged(), config, trainSet), {});
+  if (isMain)
+    writeFileAtomic(
+      path.join(outDir, 'metrics.svg'),
+      plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),
+    );
+  await parallel?.finish();
   const seconds = elapsed();
   log(
     `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; ${validation ? bestSoFar() : "no validation set, so the model is the last step's"}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`,
