@@ -119,18 +119,8 @@ export class DataParallelTraining {
     return this.group.allGatherObject<RankState>({ ...local, torchRng });
   }
 
-  /**
-   * This rank's saved streams from a resumed checkpoint.
-   * @throws TwinshotError ERR_CONFIG when the checkpoint was made by another number of ranks
-   */
-  restoreRank(progress: TrainingProgress, checkpoint: string): RankState | null {
-    const saved = progress.worldSize ?? 1;
-    if (saved !== this.worldSize) {
-      throw new TwinshotError(
-        'ERR_CONFIG',
-        `--resume: ${checkpoint} was written by ${saved} rank${saved === 1 ? '' : 's'}, and this run has ${this.worldSize}; resume with the same number of ranks (--nproc-per-node x --nnodes), since each rank's batches continue its own stream`,
-      );
-    }
+  /** This rank's saved streams from a resumed checkpoint (after {@link checkWorldSize}). */
+  restoreRank(progress: TrainingProgress): RankState | null {
     const state = progress.ranks?.[this.rank];
     if (state === undefined) return null; // a single-process checkpoint resumed by a group of one
     const bytes = Buffer.from(state.torchRng, 'base64');
@@ -143,5 +133,19 @@ export class DataParallelTraining {
   /** Every rank has finished (rank 0 has written its last files). */
   async finish(): Promise<void> {
     await this.group.barrier();
+  }
+}
+
+/**
+ * Checks that a checkpoint is resumed by as many ranks as wrote it.
+ * @throws TwinshotError ERR_CONFIG when the checkpoint was made by another number of ranks
+ */
+export function checkWorldSize(progress: TrainingProgress, worldSize: number, checkpoint: string): void {
+  const saved = progress.worldSize ?? 1;
+  if (saved !== worldSize) {
+    throw new TwinshotError(
+      'ERR_CONFIG',
+      `--resume: ${checkpoint} was written by ${saved} rank${saved === 1 ? '' : 's'}, and this run has ${worldSize}; resume with the same number of ranks (--nproc-per-node x --nnodes), since each rank's batches continue its own stream`,
+    );
   }
 }

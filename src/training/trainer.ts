@@ -33,7 +33,7 @@ import { buildObjective } from './objective.js';
 import { buildOptimization } from './optimization.js';
 import { WeightAverage } from './weight-average.js';
 import { refitBatchNorm } from './batch-norm.js';
-import { DataParallelTraining, rankSeed } from './data-parallel.js';
+import { DataParallelTraining, checkWorldSize, rankSeed } from './data-parallel.js';
 import { getLocalRank, type ProcessGroup } from '../distributed/process-group.js';
 import type { Device } from '../engine/tensor.js';
 
@@ -333,7 +333,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Every rank resumes from rank 0's checkpoint, sent to it over the group (no shared disk needed).
     const source = parallel ? await parallel.checkpointBytes(() => fs.readFileSync(checkpointPath)) : checkpointPath;
     progress = loadCheckpoint(source, model, optimization.optimizer, average?.average);
-    const own = parallel?.restoreRank(progress, checkpointPath);
+    checkWorldSize(progress, parallel?.worldSize ?? 1, checkpointPath);
+    const own = parallel?.restoreRank(progress);
     if (own) Object.assign(progress, { sampler: own.sampler, augmentRng: own.augmentRng });
     if (average) average.updates = progress.averageUpdates ?? 0;
     if (progress.configHash !== configHash) {

@@ -33,6 +33,8 @@ export interface Finished {
 export interface Started {
   child: ChildProcess;
   finished: Promise<Finished>;
+  /** What it has written so far (stdout and stderr). */
+  output: () => string;
 }
 
 /** Starts `command args` with its output collected; `finished` settles when it exits. */
@@ -49,7 +51,7 @@ export function start(command: string, args: string[], env: Record<string, strin
   const finished = new Promise<Finished>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal, output, seconds: (Date.now() - started) / 1000 })),
   );
-  return { child, finished };
+  return { child, finished, output: () => output };
 }
 
 /** The environment of rank `rank` of `worldSize` meeting at 127.0.0.1:port, as a launcher sets it. */
