@@ -219,6 +219,10 @@ export class ProcessGroup {
     if (!REDUCE_OPS.includes(op))
       throw new ArgumentError(`allReduce(): op must be one of ${REDUCE_OPS.join(', ')}; got '${String(op)}'`);
     const handles = this.#checkTensors('allReduce', list);
+    if (op === 'avg' && !list[0]!.isFloating)
+      throw new ArgumentError(`allReduce(): op 'avg' needs floating-point tensors; got ${list[0]!.dtype} (use 'sum')`);
+    if (list[0]!.dtype === 'bool')
+      throw new ArgumentError("allReduce(): bool tensors cannot be reduced; convert them to 'uint8'");
     const timeout = this.#timeout('allReduce', options);
     const id = this.#groupId('allReduce');
     return this.#issue('allReduce', () => ops.distAllReduce(id, handles, op, timeout) as number).then(() => undefined);

@@ -7,7 +7,17 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadFile } from '../../src/io/safetensors.js';
 import type { Tensor } from '../../src/engine/tensor.js';
-import { availableBackends, initProcessGroup, resolveRendezvous } from '../../src/distributed/index.js';
+import {
+  allReduce,
+  availableBackends,
+  destroyProcessGroup,
+  getRank,
+  getWorldSize,
+  initProcessGroup,
+  isInitialized,
+  resolveRendezvous,
+} from '../../src/distributed/index.js';
+import { tensor } from '../../src/engine/tensor.js';
 import { PYTHON, TORCH_PYTHON, needs } from '../helpers/prerequisites.js';
 import { NODE_TS, WORKER, allSucceed, freePort, rankEnv, start, startRanks } from './helpers.js';
 
@@ -51,6 +61,39 @@ describe('distributed: rendezvous settings', () => {
       initProcessGroup({ initMethod: `tcp://127.0.0.1:${port}`, rank: 0, worldSize: 2, timeoutMs: 1500 }),
     ).rejects.toMatchObject({ code: 'ERR_DISTRIBUTED', message: expect.stringMatching(/rank 0 of 2 could not join/) });
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe('distributed: a group of one, in this process', () => {
+  it('reduces to itself, and names what is wrong with a call before it reaches c10d', async () => {
+    const group = await initProcessGroup({ initMethod: `tcp://127.0.0.1:${await freePort()}`, rank: 0, worldSize: 1 });
+    try {
+      await expect(initProcessGroup({ initMethod: 'tcp://127.0.0.1:1', rank: 0, worldSize: 1 })).rejects.toThrow(
+        /the default process group exists already/,
+      );
+      expect([getRank(), getWorldSize(), group.backend]).toEqual([0, 1, 'gloo']);
+      const t = tensor([1.5, -2, 3]);
+      await allReduce(t, { op: 'avg' });
+      expect(t.toArray()).toEqual([1.5, -2, 3]);
+      expect(await group.allGatherObject({ rank: 0, text: 'héllo' })).toEqual([{ rank: 0, text: 'héllo' }]);
+      expect(() => allReduce(tensor([1, 2]), { op: 'avg' })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_ARGUMENT',
+          message: expect.stringMatching(/'avg' needs floating-point tensors; got int64/),
+        }),
+      );
+      expect(() => allReduce([tensor([1.5]), tensor([1.5], { dtype: 'float64' })])).toThrow(/one dtype and device/);
+      expect(() => allReduce(t, { op: 'mean' as 'avg' })).toThrow(/op must be one of sum, avg, product, min, max/);
+      expect(() => group.broadcast(t, { src: 1 })).toThrow(/src must be a rank in 0\.\.0; got 1/);
+      expect(() => allReduce([])).toThrow(/at least one tensor/);
+    } finally {
+      destroyProcessGroup();
+    }
+    expect(isInitialized()).toBe(false);
+    expect(() => group.allReduce(tensor([1.5]))).toThrow(
+      expect.objectContaining({ code: 'ERR_DISTRIBUTED', message: expect.stringMatching(/destroyed/) }),
+    );
+    expect(() => allReduce(tensor([1.5]))).toThrow(/not initialised; call initProcessGroup\(\) first/);
   });
 });
 
