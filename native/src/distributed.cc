@@ -123,10 +123,6 @@ bool LooksLikeLostPeer(const std::string& message) {
   return false;
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 // PyTorch's default group waits on this key after creating its backend (torch/distributed/
 // distributed_c10d.py, _store_based_barrier); doing the same lets PyTorch ranks join our groups.
 void StoreBarrier(c10d::Store& store, int size, Millis timeout) {
@@ -144,8 +140,10 @@ void StoreBarrier(c10d::Store& store, int size, Millis timeout) {
   }
 }
 
-// distInit(backend, host, port, rank, worldSize, timeoutMs) -> group id. Blocks until every rank
-// has joined (run it through runAsync). Rank 0 hosts the TCPStore, as PyTorch's env:// does.
+// distInit(backend, host, port, rank, worldSize, timeoutMs, localAddress) -> group id. Blocks
+// until every rank has joined (run it through runAsync). Rank 0 hosts the TCPStore, as PyTorch's
+// env:// does. Gloo listens on `localAddress` (this machine's address towards the master; empty:
+// PyTorch's default, the address the hostname resolves to).
 Result DistInit(const Args& a) {
   const std::string& backend = a.text(0);
   const std::string& host = a.text(1);
@@ -153,6 +151,7 @@ Result DistInit(const Args& a) {
   int rank = static_cast<int>(a.integer(3));
   int size = static_cast<int>(a.integer(4));
   Millis timeout(a.integer(5));
+  std::string localAddress = a.has(6) ? a.text(6) : std::string();
   if (size < 1 || rank < 0 || rank >= size) {
     throw std::invalid_argument("rank " + std::to_string(rank) + " is outside a world of " + std::to_string(size));
   }
@@ -189,13 +188,14 @@ Result DistInit(const Args& a) {
   if (backend == "gloo") {
 #if defined(TWINSHOT_WITH_GLOO)
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    // Like PyTorch: GLOO_SOCKET_IFNAME names the interface, else this host's address. With a
-    // loopback master every rank is on this machine, so loopback serves and needs no hostname.
+    // Like PyTorch, GLOO_SOCKET_IFNAME names the interface. Else the address this machine
+    // reaches the master from, which the other machines can reach too (PyTorch's default, the
+    // hostname's address, is 127.0.1.1 on a stock Debian and unreachable from elsewhere).
     const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
     if (interface != nullptr && *interface != '\0') {
       options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
-    } else if (IsLoopback(host)) {
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else if (!localAddress.empty()) {
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(localAddress));
     } else {
       options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }

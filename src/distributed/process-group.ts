@@ -1,5 +1,7 @@
 // Process groups and collectives, shaped like torch.distributed and run by libtorch's own c10d
 // (TCPStore rendezvous, Gloo on CPU, NCCL on CUDA): a PyTorch rank can join a twinshot group.
+import dgram from 'node:dgram';
+import dns from 'node:dns/promises';
 import { native, ops, type Handle } from '../engine/native.js';
 import { Tensor, tensor, wrap } from '../engine/tensor.js';
 import { ArgumentError, TwinshotError } from '../errors.js';
@@ -92,6 +94,34 @@ export function resolveRendezvous(options: InitOptions = {}): {
   return { host, port, rank, worldSize };
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * This machine's address on its route to the master (what Gloo should listen on, so that the other
+ * ranks can reach it): loopback for a loopback master, '' (Gloo's default) when it cannot be told.
+ * A UDP socket's connect() sends nothing; it only picks the route.
+ */
+export async function localAddressTowards(host: string, port: number): Promise<string> {
+  if (isLoopback(host)) return '127.0.0.1';
+  try {
+    const { address, family } = await dns.lookup(host);
+    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.connect(port, address, () => resolve());
+      });
+      return socket.address().address;
+    } finally {
+      socket.close();
+    }
+  } catch {
+    return '';
+  }
+}
+
 /** The backends this addon was built with, e.g. ['gloo'] (and 'nccl' with a CUDA libtorch). */
 export function availableBackends(): Backend[] {
   const names = ops.distBackends() as string;
@@ -137,9 +167,10 @@ export class ProcessGroup {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
       throw new ArgumentError(`initProcessGroup(): timeoutMs must be a positive integer; got ${timeoutMs}`);
     const { host, port, rank, worldSize } = resolveRendezvous(options);
+    const localAddress = await localAddressTowards(host, port);
     let id: number;
     try {
-      id = (await native.runAsync('distInit', backend, host, port, rank, worldSize, timeoutMs)) as number;
+      id = (await native.runAsync('distInit', backend, host, port, rank, worldSize, timeoutMs, localAddress)) as number;
     } catch (error) {
       throw distributedError(
         `initProcessGroup(): rank ${rank} of ${worldSize} could not join the group at ${host}:${port}: ${nativeMessage(error)}`,

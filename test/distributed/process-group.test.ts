@@ -15,6 +15,7 @@ import {
   getWorldSize,
   initProcessGroup,
   isInitialized,
+  localAddressTowards,
   resolveRendezvous,
 } from '../../src/distributed/index.js';
 import { tensor } from '../../src/engine/tensor.js';
@@ -51,6 +52,16 @@ describe('distributed: rendezvous settings', () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  it("listens where the master's route leaves this machine", async () => {
+    expect(await localAddressTowards('localhost', 29500)).toBe('127.0.0.1');
+    const own = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal);
+    // Towards one of this machine's own addresses, the route leaves from that address.
+    if (own) expect(await localAddressTowards(own.address, 29500)).toBe(own.address);
+    expect(await localAddressTowards('no-such-host.invalid', 29500)).toBe('');
   });
 
   it('has the gloo backend, and a rendezvous nobody joins fails within its timeout', async () => {
