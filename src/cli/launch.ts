@@ -72,8 +72,11 @@ function describeExit(r: Rank): string {
     : r.exit?.code === PEER_FAILURE_EXIT_CODE
       ? 'lost its peers'
       : `exited with code ${r.exit?.code}`;
-  const last = r.errors.findLast((line) => /\S/.test(line))?.replace(/^twinshot: /, '');
-  return `rank ${r.rank} (pid ${r.child.pid}) ${how}${last && !r.exit?.signal ? `: ${last}` : ''}`;
+  // Its error as the CLI printed it ("twinshot: ..." and the lines after), else its last line.
+  const start = r.errors.findLastIndex((line) => line.startsWith('twinshot: '));
+  const lines = start >= 0 ? r.errors.slice(start) : r.errors.filter((line) => /\S/.test(line)).slice(-1);
+  const error = lines.join('\n').replace(/^twinshot: /, '');
+  return `rank ${r.rank} (pid ${r.child.pid}) ${how}${error && !r.exit?.signal ? `: ${error}` : ''}`;
 }
 
 /**

@@ -314,7 +314,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const seed = rankSeed(config.seed, options.group?.rank ?? 0);
   const augmentRng = new Rng(seed + 2);
   const objective = buildObjective({ ...config, seed }, trainSet, augment, augmentRng);
-  const metrics = new MetricsLog(path.join(outDir, METRICS_FILE));
+  const metrics = isMain ? new MetricsLog(path.join(outDir, METRICS_FILE)) : null;
   const configHash = hashConfig(config);
 
   let progress: TrainingProgress = {
@@ -346,7 +346,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     objective.setState(progress.sampler);
     augmentRng.setState(progress.augmentRng);
     optimization.seek(progress.step);
-    if (isMain) metrics.truncateAfter(progress.step);
+    metrics?.truncateAfter(progress.step);
     log(`resumed at step ${progress.step}${validation ? ` (${bestSoFar()})` : ''}`);
   }
   await parallel?.broadcastState();
@@ -383,7 +383,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const result = evaluateOneShot(inference, validation, trials);
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
-    metrics.append({
+    metrics?.append({
       kind: 'validation',
       step,
       seconds: elapsed(),
@@ -475,19 +475,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     if (step % config.training.logEvery === 0 || step === total) {
       const communication = parallel?.takeCommunicationSeconds();
-      if (isMain)
-        metrics.append({
-          kind: 'train',
-          step,
-          seconds: elapsed(),
-          loss: windowLoss / windowSteps,
-          lr,
-          imagesPerSecond: rate,
-          // The share of the window rank 0 spent waiting for the gradients' all-reduce.
-          ...(communication === undefined
-            ? {}
-            : { communicationShare: communication / Math.max(1e-3, (Date.now() - windowStart) / 1000) }),
-        });
+      metrics?.append({
+        kind: 'train',
+        step,
+        seconds: elapsed(),
+        loss: windowLoss / windowSteps,
+        lr,
+        imagesPerSecond: rate,
+        // The share of the window rank 0 spent waiting for the gradients' all-reduce.
+        ...(communication === undefined
+          ? {}
+          : { communicationShare: communication / Math.max(1e-3, (Date.now() - windowStart) / 1000) }),
+      });
       if (!options.onStep)
         log(
           `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
@@ -513,7 +512,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (progress.step === total || stoppedBy !== 'signal') await checkpoint();
   if (isMain && !validation && progress.bestStep === 0)
     exportModel(progress.step, inferenceFor(judged(), config, trainSet), {});
-  if (isMain)
+  if (metrics)
     writeFileAtomic(
       path.join(outDir, 'metrics.svg'),
       plotMetrics(metrics.read(), `${config.name}: training loss and validation accuracy`),
