@@ -81,8 +81,6 @@ Examples:
         if (options.nprocPerNode !== undefined || options.nnodes > 1) {
           if (options.nodeRank >= options.nnodes)
             throw new Error(`--node-rank must be below --nnodes (${options.nnodes}); got ${options.nodeRank}`);
-          if (options.nnodes > 1 && options.masterAddr === '127.0.0.1' && options.nodeRank > 0)
-            throw new Error('--nnodes > 1: give --master-addr, the address of node 0 that this machine can reach');
           // Each rank runs this same command, without the launcher's options.
           await launch({
             nprocPerNode: options.nprocPerNode ?? 1,

@@ -9,7 +9,8 @@ import { loadFile } from '../../src/io/safetensors.js';
 import { loadConfig } from '../../src/training/config.js';
 import { train as trainInProcess } from '../../src/training/trainer.js';
 import { omniglotEntries, writeZip } from '../data/helpers.js';
-import { CLI, NODE_TS, start, type Started } from '../distributed/helpers.js';
+import { CLI, NODE_TS, freePort, start, type Started } from '../distributed/helpers.js';
+import { withoutLaunchOptions } from '../../src/cli/launch.js';
 
 let root: string;
 let dataDir: string;
@@ -111,6 +112,29 @@ describe('twinshot train --nproc-per-node 2', () => {
       trainInProcess({ config: loadConfig(config), outDir: split, resume: true, log: () => {} }),
     ).rejects.toThrow(/was written by 2 ranks, and this run has 1; resume with the same number of ranks/);
   }, 120_000);
+
+  it('runs as two "machines" (two launchers, --nnodes 2) meeting at one master', async () => {
+    const config = writeConfig('nodes', { steps: 4 });
+    const port = String(await freePort());
+    const node = (rank: number) =>
+      train([
+        ...['--config', config, '--out', path.join(root, `nodes${rank}`), '--nproc-per-node', '1', '--nnodes', '2'],
+        ...['--node-rank', String(rank), '--master-addr', '127.0.0.1', '--master-port', port],
+      ]);
+    const [first, second] = await Promise.all([succeeded(node(0)), succeeded(node(1))]);
+    expect(first).toMatch(/starting ranks 0-0 of 2 on this node/);
+    expect(second).toMatch(/starting ranks 1-1 of 2 on this node/);
+    expect(first).toMatch(/data-parallel on 2 ranks[\s\S]*finished at step 4/);
+    // Only rank 0 writes a run folder.
+    expect(fs.existsSync(path.join(root, 'nodes0', 'model.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(root, 'nodes1'))).toBe(false);
+    expect(withoutLaunchOptions(['-c', 'a.json', '--nproc-per-node', '2', '--master-port=7', '--steps', '3'])).toEqual([
+      '-c',
+      'a.json',
+      '--steps',
+      '3',
+    ]);
+  }, 90_000);
 
   it('a rank killed with SIGKILL stops the job at once, with an error naming it', async () => {
     const config = writeConfig('killed', { steps: 100_000 });
