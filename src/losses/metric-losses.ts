@@ -5,7 +5,7 @@ import { tensor, type Device, type Tensor } from '../engine/tensor.js';
 import { ArgumentError } from '../errors.js';
 import * as F from '../nn/functional.js';
 import { LpDistance, type Distance } from './distances.js';
-import { allPairs, BatchAllMiner, type IndexTuple, type Miner } from './miners.js';
+import { allPairs, BatchAllMiner, checkClassLabels, type IndexTuple, type Miner } from './miners.js';
 import { reduceTerms, type LossTerm, type Reducer } from './reducers.js';
 
 export interface MetricLoss {
@@ -20,6 +20,7 @@ function checkInputs(name: string, embeddings: Tensor, labels: Tensor): void {
       `${name}: embeddings must be [N, D] and labels [N]; got [${embeddings.shape.join(', ')}] and [${labels.shape.join(', ')}]`,
     );
   }
+  checkClassLabels(name, labels);
 }
 
 /** Positive pairs pull to within posMargin, negative pairs push beyond negMargin: y d^2 + (1 - y) max(m - d, 0)^2. */

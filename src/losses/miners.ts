@@ -2,7 +2,7 @@
 // the label masks, runs without gradients, and returns explicit index tuples.
 import { noGrad } from '../engine/autograd.js';
 import { arange, eye, full, where, type Device, type Tensor } from '../engine/tensor.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DTypeError } from '../errors.js';
 import type { Distance } from './distances.js';
 
 /** Indices into the batch: pairs (anchor-positive and anchor-negative) or triplets. */
@@ -17,8 +17,23 @@ export interface LabelMasks {
   negative: Tensor;
 }
 
+/**
+ * Class labels are compared for equality, so they must be whole numbers in an integer dtype: float
+ * labels (0.1 + 0.2 is not 0.3) or booleans would silently pair the wrong images.
+ * @throws DTypeError naming `where`, the dtype received and how to convert
+ */
+export function checkClassLabels(where: string, labels: Tensor): void {
+  if (labels.isFloating || labels.dtype === 'bool') {
+    throw new DTypeError(
+      `${where}: labels must be integer class ids (int64 or int32); got ${labels.dtype}. ` +
+        'tensor([0, 1, 1]) of whole numbers is int64, or convert with labels.to({ dtype: "int64" })',
+    );
+  }
+}
+
 export function labelMasks(labels: Tensor): LabelMasks {
   if (labels.ndim !== 1) throw new ArgumentError(`labels must be 1-d [N]; got [${labels.shape.join(', ')}]`);
+  checkClassLabels('labelMasks', labels);
   const same = labels.unsqueeze(1).eq(labels.unsqueeze(0));
   const notSelf = eye(labels.shape[0]!, labels.shape[0]!, {
     dtype: 'bool',
@@ -48,6 +63,7 @@ function checkBatch(embeddings: Tensor, labels: Tensor): void {
       `miner: embeddings must be [N, D] and labels [N]; got [${embeddings.shape.join(', ')}] and [${labels.shape.join(', ')}]`,
     );
   }
+  checkClassLabels('miner', labels);
 }
 
 /**

@@ -244,16 +244,26 @@ export function binaryCrossEntropyWithLogits(
 }
 
 /** Cross-entropy between logits [N, C] and class indices [N] (int64). */
+/**
+ * Class-index targets must be int64: a float target is read as class probabilities (crossEntropy
+ * only, shaped like the scores), never silently as indices.
+ */
+function checkClassTarget(name: string, scores: Tensor, target: Tensor, probabilitiesAllowed: boolean): void {
+  if (target.dtype === 'int64') return;
+  const sameShape = target.ndim === scores.ndim && target.shape.every((n, i) => n === scores.shape[i]);
+  if (probabilitiesAllowed && target.isFloating && sameShape) return;
+  throw new DTypeError(
+    `${name}(): target must hold int64 class indices${probabilitiesAllowed ? ` (or float class probabilities shaped like the input [${scores.shape.join(', ')}])` : ''}; ` +
+      `got ${target.dtype} [${target.shape.join(', ')}]. tensor([0, 2, 1]) of whole numbers is int64, or convert with target.to({ dtype: 'int64' })`,
+  );
+}
+
 export function crossEntropy(
   logits: Tensor,
   target: Tensor,
   options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
-  if (target.dtype !== 'int64' && !target.isFloating) {
-    throw new DTypeError(
-      `crossEntropy(): target must hold int64 class indices (or float probabilities); got ${target.dtype}`,
-    );
-  }
+  checkClassTarget('crossEntropy', logits, target, true);
   return call(
     'crossEntropy',
     logits.handle,
@@ -270,6 +280,7 @@ export function nllLoss(
   target: Tensor,
   options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number } = {},
 ): Tensor {
+  checkClassTarget('nllLoss', logProbs, target, false);
   return call(
     'nllLoss',
     logProbs.handle,

@@ -217,9 +217,35 @@ export class Sequential extends Module {
     layers.forEach((layer, i) => this.registerModule(String(i), layer));
   }
 
+  /** Runs the layers in order; an error names the layer (index and class) and the shape it was given. */
   forward(x: Tensor): Tensor {
     let out = x;
-    for (const layer of this.layers) out = layer.forward(out);
+    for (const [i, layer] of this.layers.entries()) {
+      try {
+        out = layer.forward(out);
+      } catch (error) {
+        if (error instanceof Error)
+          prefixMessage(error, `Sequential layer ${i} (${layer.constructor.name}) ${inputOf(out)}: `);
+        throw error;
+      }
+    }
     return out;
+  }
+}
+
+/** Puts `prefix` before an error's message, and in its stack if that was already formatted. */
+function prefixMessage(error: Error, prefix: string): void {
+  const old = error.message;
+  error.message = prefix + old;
+  if (typeof error.stack === 'string' && !error.stack.includes(error.message))
+    error.stack = error.stack.replace(old, error.message);
+}
+
+/** "given [3, 6400]", or what is known when the input cannot be read. */
+function inputOf(x: Tensor): string {
+  try {
+    return `given [${x.shape.join(', ')}]`;
+  } catch {
+    return 'given a disposed tensor';
   }
 }

@@ -89,6 +89,31 @@ export abstract class Module {
     return [...this.namedBuffers()].map(([, b]) => b);
   }
 
+  /**
+   * Fields that hold a module or a tensor that was never registered (`this.fc = new Linear(...)`
+   * without `registerModule`), as dotted paths with their class: their parameters are invisible
+   * to optimizers, state dicts and `to()`. Arrays of modules are looked into.
+   * @example net.unregisteredFields() // ['fc (Linear)']
+   */
+  unregisteredFields(): string[] {
+    const registered = new Set<unknown>([...this.namedModules()].map(([, m]) => m));
+    for (const t of [...this.parameters(), ...this.buffers()]) registered.add(t);
+    const found: string[] = [];
+    for (const [path, module] of this.namedModules()) {
+      for (const [key, value] of Object.entries(module)) {
+        const items = Array.isArray(value)
+          ? value.map((v, i) => [`${key}[${i}]`, v] as const)
+          : [[key, value] as const];
+        for (const [name, item] of items) {
+          if ((item instanceof Module || item instanceof Tensor) && !registered.has(item)) {
+            found.push(`${path === '' ? '' : `${path}.`}${name} (${item.constructor.name})`);
+          }
+        }
+      }
+    }
+    return found;
+  }
+
   /** Number of learnable scalars. */
   numParameters(): number {
     return this.parameters().reduce((total, p) => total + p.numel(), 0);

@@ -41,7 +41,7 @@ export abstract class Optimizer<H extends { lr: number }> {
       this.validate(merged);
       return merged;
     });
-    if (seen.size === 0) throw new ArgumentError('optimizer: got an empty parameter list');
+    if (seen.size === 0) throw new ArgumentError(`optimizer: got an empty parameter list${emptyHint(groups)}`);
   }
 
   protected abstract validate(group: H): void;
@@ -91,4 +91,22 @@ export function positive(name: string, value: number, allowZero = true): void {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new ArgumentError(`Invalid ${name}: ${value} (must be ${allowZero ? '>= 0' : '> 0'})`);
   }
+}
+
+/** Why a module gave no parameters: usually layers assigned to fields without registerModule(). */
+function emptyHint(groups: readonly { params: readonly Tensor[] | Module }[]): string {
+  for (const { params } of groups) {
+    if (!(params instanceof Module)) continue;
+    const missed = params.unregisteredFields();
+    const name = params.constructor.name;
+    if (missed.length > 0) {
+      return (
+        `: ${name} has no registered parameters, but its fields ${missed.join(', ')} were never registered. ` +
+        `Register each in the constructor, e.g. this.fc = this.registerModule('fc', new Linear(...)) ` +
+        `(registerParameter for a tensor)`
+      );
+    }
+    return `: ${name} has no parameters; register its layers with registerModule() and its weights with registerParameter()`;
+  }
+  return '';
 }

@@ -205,3 +205,29 @@ describe('allPairsBceLoss()', () => {
     expect(allPairsBceLoss(net, emb, tensor(L)).item()).toBeCloseTo(want, 4);
   });
 });
+
+describe('class labels', () => {
+  it('are refused by every loss and miner when they are floats or booleans, naming the dtype and the fix', () => {
+    const { emb } = batch(5);
+    const floats = tensor([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3], { dtype: 'float32' });
+    const users: [string, () => unknown][] = [
+      ['triplet', () => new TripletMarginLoss().forward(emb, floats)],
+      ['contrastive', () => new ContrastiveLoss().forward(emb, floats)],
+      ['prototypical', () => new PrototypicalLoss({ shots: 1 }).forward(emb, floats)],
+      ['miner', () => new BatchHardMiner(new LpDistance()).mine(emb, floats)],
+      ['labelMasks', () => allPairsBceLoss({ pairLogitMatrix: () => null } as never, emb, floats)],
+    ];
+    for (const [name, use] of users) {
+      expect(use, name).toThrow(
+        expect.objectContaining({
+          code: 'ERR_DTYPE',
+          message: expect.stringMatching(/labels must be integer class ids .*got float32.*int64/),
+        }),
+      );
+    }
+    expect(() => new TripletMarginLoss().forward(emb, tensor(Array(12).fill(true)))).toThrow(/got bool/);
+    expect(() =>
+      new TripletMarginLoss().forward(emb, tensor([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3], { dtype: 'int32' })),
+    ).not.toThrow();
+  });
+});
