@@ -5,7 +5,8 @@ import { tidy, keep, disposeAll } from '../engine/scope.js';
 import { cat, tensor, type Device, type Tensor } from '../engine/tensor.js';
 import type { ImageSet } from '../data/dataset.js';
 import type { OneShotTask } from '../data/one-shot.js';
-import type { InferenceModel } from '../models/inference.js';
+import { asInference, type Embeds, type InferenceModel } from '../models/inference.js';
+import type { SearchMetric } from '../models/embedder.js';
 import * as F from '../nn/functional.js';
 import { estimateAccuracy, type AccuracyEstimate } from './statistics.js';
 import { SupportAdapter, type AdaptationOptions } from './support-adaptation.js';
@@ -15,6 +16,11 @@ export type EvalTask = OneShotTask & { way?: number };
 
 export interface OneShotOptions {
   batchSize?: number;
+  /**
+   * How the vectors of a module or function given in place of a model compare (see
+   * `models.EmbeddingModel`): 'l2' (default), 'cosine' or 'l1'. A model brings its own.
+   */
+  metric?: SearchMetric;
   /**
    * Centre each task on the mean of its support embeddings and scale to unit length before
    * measuring distances (CL2N with the task's own mean). It uses the support set only, which every
@@ -33,13 +39,12 @@ export interface OneShotResult extends AccuracyEstimate {
   perGroup: Record<string, AccuracyEstimate>;
 }
 
-/** Embeds images of `set` at `indices` in eval mode without gradients; returns [n, D]. */
-export function embedIndices(
-  inference: InferenceModel,
-  set: ImageSet,
-  indices: ArrayLike<number>,
-  batchSize = 256,
-): Tensor {
+/**
+ * Embeds images of `set` at `indices` in eval mode without gradients; returns [n, D]. `network` is
+ * a model's inference view, a twin model, any module or a function that embeds (l2 metric).
+ */
+export function embedIndices(network: Embeds, set: ImageSet, indices: ArrayLike<number>, batchSize = 256): Tensor {
+  const inference = asInference(network);
   const model = inference.model;
   const wasTraining = model.isTraining;
   model.eval();
@@ -67,11 +72,12 @@ export function embedIndices(
  * Tasks' `support` lists way * shot images class by class; `answers` holds class positions.
  */
 export function evaluateOneShot(
-  inference: InferenceModel,
+  network: Embeds,
   set: ImageSet,
   tasks: readonly EvalTask[],
   options: OneShotOptions = {},
 ): OneShotResult {
+  const inference = asInference(network, options.metric === undefined ? {} : { metric: options.metric });
   // Without adaptation every image is embedded once for all tasks; with it, each task's own.
   const adapter = options.adaptation ? new SupportAdapter(inference.model, options.adaptation) : null;
   const unique = adapter ? [] : [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];

@@ -6,6 +6,7 @@ export * from './backbones.js';
 export * from './config.js';
 export * from './factory.js';
 export * from './inference.js';
+export * from './embedding-model.js';
 export * from './model-folder.js';
 export * from './embedder.js';
 export { ModelEmbedder, type ModelEmbedderOptions } from './model-embedder.js';

@@ -7,9 +7,11 @@ import { applyAffine, IDENTITY_AFFINE, type AffineParams } from '../data/augment
 import * as F from '../nn/functional.js';
 import type { SearchMetric } from './embedder.js';
 import { EmbeddingNet } from './embedding-net.js';
+import { EmbeddingModel, type EmbedFunction, type EmbeddingModelOptions } from './embedding-model.js';
+import { Module } from '../nn/module.js';
 import { Koch2015 } from './koch2015.js';
 import { ArgumentError } from '../errors.js';
-import type { TwinModel } from './twin-model.js';
+import { TwinModel } from './twin-model.js';
 
 export interface InferenceSettings {
   /**
@@ -76,8 +78,10 @@ export class InferenceModel {
       this.metric = 'l1';
       this.#koch = { weights: noGrad(() => model.head.weight.squeeze(0).neg().clampMin(0).unsqueeze(0)) };
     } else {
-      const distance = model instanceof EmbeddingNet ? model.distance : 'euclidean';
-      this.metric = this.#mean === null && distance === 'cosine' ? 'cosine' : 'l2';
+      const own: SearchMetric | null =
+        model instanceof EmbeddingModel ? model.metric : model instanceof EmbeddingNet && model.distance === 'cosine' ? 'cosine' : null;
+      // Centred embeddings are unit length, where l2 ranks as cosine does.
+      this.metric = this.#mean === null && own !== null ? own : 'l2';
       this.#koch = null;
     }
   }
@@ -140,4 +144,18 @@ export class InferenceModel {
 /** `t` on the device of `like` (a no-op on the CPU). */
 function onDeviceOf(t: Tensor, like: Tensor): Tensor {
   return t.device === like.device ? t : t.to({ device: like.device as Device });
+}
+
+/** What evaluation accepts as a network: an inference view, a twin model, any module, or a function that embeds. */
+export type Embeds = InferenceModel | TwinModel | Module | EmbedFunction;
+
+/**
+ * The inference view of `source`: itself, a twin model's default view, or a module or function
+ * wrapped as an {@link EmbeddingModel} with `options.metric` (default 'l2').
+ * @example evaluateOneShot(asInference((x) => net.forward(x).flatten(1), { metric: 'cosine' }), set, tasks)
+ */
+export function asInference(source: Embeds, options: EmbeddingModelOptions = {}): InferenceModel {
+  if (source instanceof InferenceModel) return source;
+  if (source instanceof TwinModel) return new InferenceModel(source);
+  return new InferenceModel(new EmbeddingModel(source, options));
 }

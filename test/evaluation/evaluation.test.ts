@@ -5,7 +5,8 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { manualSeed, tensor } from '../../src/engine/index.js';
 import { TwinModel } from '../../src/models/twin-model.js';
-import { InferenceModel } from '../../src/models/inference.js';
+import { asInference, InferenceModel } from '../../src/models/inference.js';
+import { Flatten } from '../../src/nn/layers.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
 import { saveModelFolder, readModelCard, MODEL_FORMAT } from '../../src/models/model-folder.js';
 import { evaluateOneShot, type EvalTask } from '../../src/evaluation/one-shot.js';
@@ -104,6 +105,17 @@ describe('evaluateOneShot()', () => {
     const result = evaluateOneShot(inference, set, tasks(3));
     expect(result.correct).toBe(1);
     expect(result.perGroup.g0!.trials).toBe(10);
+  });
+
+  it('takes a function or any module that embeds in place of a model, with a metric', () => {
+    const flatten = (images: Tensor) => images.flatten(1);
+    expect(evaluateOneShot(flatten, set, tasks(1)).correct).toBe(10);
+    expect(evaluateOneShot(flatten, set, tasks(3)).correct).toBe(1);
+    expect(evaluateOneShot(new Flatten(), set, tasks(3), { metric: 'l1' }).correct).toBe(1);
+    // Constant images are parallel vectors: under cosine every class is as near as any other.
+    expect(evaluateOneShot(flatten, set, tasks(1), { metric: 'cosine' }).correct).toBeLessThan(10);
+    expect(asInference(flatten, { metric: 'cosine' }).metric).toBe('cosine');
+    expect(asInference(inference)).toBe(inference);
   });
 });
 
