@@ -39,7 +39,7 @@ if [ "$purpose" = test ]; then
   bash scripts/setup-pgvector.sh
 fi
 
-# npm packages (the install script builds the native addon; prepare compiles TypeScript)
+# npm packages (the install script builds the native addon; TypeScript is built below, and by prepack for `npm pack`)
 # onnxruntime-node (a dev dependency, for the ONNX parity tests) would fetch CUDA provider binaries
 # from NuGet in its postinstall; package.json's allowScripts blocks it, and this covers npm versions
 # that ignore allowScripts. Its bundled CPU runtime is all twinshot uses.

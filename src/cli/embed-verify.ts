@@ -1,61 +1,83 @@
 // `twinshot embed` and `twinshot verify`: a model as a feature extractor and as a same/different judge.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { Preprocessing } from '../data/image.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { LoadedModel } from '../models/model-folder.js';
+import { resolveImagePaths, withImagePaths, type ImagePathOptions } from './image-paths.js';
 
-async function loadImages(files: string[], preprocessing: Preprocessing) {
-  const { decodeImage } = await import('../data/image.js');
-  const { TwinshotError } = await import('../errors.js');
-  return Promise.all(
-    files.map(async (file) => {
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch (error) {
-        throw new TwinshotError('ERR_IMAGE', `cannot read ${file}: ${(error as Error).message}`);
-      }
-      try {
-        return await decodeImage(bytes, preprocessing);
-      } catch (error) {
-        throw new TwinshotError('ERR_IMAGE', `${file}: ${(error as Error).message}`);
-      }
-    }),
-  );
-}
+/** Images decoded at once and embedded in one batch: bounds memory for any number of files. */
+const CHUNK = 256;
 
-async function embedFiles(modelDir: string, files: string[]) {
-  const { loadModelFolder } = await import('../models/model-folder.js');
-  const { noGrad } = await import('../engine/autograd.js');
-  const { tensor } = await import('../engine/tensor.js');
-  const loaded = loadModelFolder(modelDir);
+/**
+ * Decodes `files` to the model's input and embeds them, CHUNK at a time, calling `onVectors`
+ * with each chunk's files and vectors [n, D] (valid only during the call).
+ * @throws TwinshotError ERR_IMAGE naming the files that could not be read or decoded
+ */
+async function embedFiles(
+  loaded: LoadedModel,
+  files: readonly string[],
+  onVectors: (files: readonly string[], vectors: Tensor) => void,
+): Promise<void> {
+  const [{ decodeMany }, { noGrad }, { tidy }, { tensor }, { TwinshotError }] = await Promise.all([
+    import('../data/decode.js'),
+    import('../engine/autograd.js'),
+    import('../engine/scope.js'),
+    import('../engine/tensor.js'),
+    import('../errors.js'),
+  ]);
   const { size } = loaded.card.preprocessing;
-  const pixels = await loadImages(files, loaded.card.preprocessing);
-  const flat = new Uint8Array(pixels.length * size * size);
-  pixels.forEach((p, i) => flat.set(p, i * size * size));
-  const vectors = noGrad(() =>
-    loaded.inference.embed(
-      tensor(flat, { shape: [pixels.length, 1, size, size] })
-        .float()
-        .div(255),
-    ),
-  );
-  return { loaded, vectors };
+  for (let start = 0; start < files.length; start += CHUNK) {
+    const chunk = files.slice(start, start + CHUNK);
+    const sources = chunk.map((file) => ({ path: file, read: () => fs.readFileSync(file) }));
+    const { pixels, skipped } = await decodeMany(sources, loaded.card.preprocessing);
+    if (skipped.length > 0) {
+      const listed = skipped.slice(0, 5).map((s) => `  ${s.path}: ${s.reason}`);
+      throw new TwinshotError(
+        'ERR_IMAGE',
+        `${skipped.length} image(s) could not be read or decoded; fix or remove them and run again:\n${listed.join('\n')}` +
+          (skipped.length > 5 ? `\n  ... and ${skipped.length - 5} more` : ''),
+      );
+    }
+    tidy(() =>
+      noGrad(() =>
+        onVectors(
+          chunk,
+          loaded.inference.embed(
+            tensor(pixels, { shape: [chunk.length, 1, size, size] })
+              .float()
+              .div(255),
+          ),
+        ),
+      ),
+    );
+  }
 }
 
 export function registerEmbedVerifyCommands(program: Command): void {
-  program
-    .command('embed')
-    .description('print the embedding of each image (one JSON object per line)')
-    .requiredOption('-m, --model <dir>', 'model folder')
-    .argument('<images...>', 'PNG/JPEG files')
-    .addHelpText('after', '\nExample:\n  twinshot embed --model models/omniglot-fast a.png b.png > vectors.jsonl')
-    .action(async (images: string[], options: { model: string }) => {
-      const { vectors } = await embedFiles(options.model, images);
+  withImagePaths(
+    program
+      .command('embed')
+      .description('print the embedding of each image (one JSON object per line)')
+      .requiredOption('-m, --model <dir>', 'model folder')
+      .argument('[images...]', 'image files, folders or quoted glob patterns')
+      .addHelpText(
+        'after',
+        '\nExamples:\n' +
+          '  twinshot embed --model models/omniglot-fast a.png b.png > vectors.jsonl\n' +
+          "  twinshot embed --model models/omniglot-fast drawings/ 'scans/**/*.png' > vectors.jsonl\n" +
+          "  find drawings -name '*.png' | twinshot embed --model models/omniglot-fast --files-from - > vectors.jsonl",
+      ),
+  ).action(async (images: string[], options: { model: string } & ImagePathOptions) => {
+    const files = await resolveImagePaths(images, options);
+    const { loadModelFolder } = await import('../models/model-folder.js');
+    await embedFiles(loadModelFolder(options.model), files, (chunk, vectors) => {
       const rows = vectors.tolist() as number[][];
-      rows.forEach((row, i) =>
-        console.log(JSON.stringify({ image: images[i], embedding: row.map((x) => Number(x.toFixed(6))) })),
+      const lines = rows.map((row, i) =>
+        JSON.stringify({ image: chunk[i], embedding: row.map((x) => Number(x.toFixed(6))) }),
       );
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
+  });
 
   program
     .command('verify')
@@ -66,8 +88,12 @@ export function registerEmbedVerifyCommands(program: Command): void {
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExample:\n  twinshot verify --model models/omniglot-fast drawing1.png drawing2.png')
     .action(async (image1: string, image2: string, options: { model: string; json?: boolean }) => {
-      const { loaded, vectors } = await embedFiles(options.model, [image1, image2]);
-      const distance = loaded.inference.pairDistances(vectors.narrow(0, 0, 1), vectors.narrow(0, 1, 1)).item();
+      const { loadModelFolder } = await import('../models/model-folder.js');
+      const loaded = loadModelFolder(options.model);
+      let distance = NaN;
+      await embedFiles(loaded, [image1, image2], (_files, vectors) => {
+        distance = loaded.inference.pairDistances(vectors.narrow(0, 0, 1), vectors.narrow(0, 1, 1)).item();
+      });
       const { threshold, scale } = loaded.card.verification;
       const probability = 1 / (1 + Math.exp(-scale * (threshold - distance)));
       const same = distance <= threshold;

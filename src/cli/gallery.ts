@@ -2,7 +2,8 @@
 // the library (no server needed; safe beside a running server on the same store).
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import type { Recognizer } from '../gallery/gallery.js';
+import type { Identification, Recognizer } from '../gallery/gallery.js';
+import { resolveImagePaths, withImagePaths, type ImagePathOptions } from './image-paths.js';
 
 interface StoreOptions {
   store: string;
@@ -36,6 +37,23 @@ function readImage(file: string): Buffer {
   return fs.readFileSync(file);
 }
 
+/** Images read, embedded and stored or searched at once. */
+const BATCH = 64;
+
+function printIdentification(file: string, result: Identification, named: boolean, json?: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ image: file, ...result }));
+    return;
+  }
+  const verdict = result.unknown ? `unknown (nothing within ${result.threshold.toFixed(3)})` : `${result.label}`;
+  console.log(named ? `${file}: ${verdict}` : verdict);
+  for (const m of result.matches) {
+    console.log(
+      `  ${m.label.padEnd(24)} distance ${m.distance.toFixed(4)}  confidence ${(m.confidence * 100).toFixed(1)}%`,
+    );
+  }
+}
+
 function withStoreOptions(command: Command): Command {
   return command
     .option(
@@ -52,46 +70,59 @@ export function registerGalleryCommand(program: Command): void {
     .description('enrol, identify, list, remove, export and import gallery classes');
 
   withStoreOptions(
-    gallery
-      .command('enroll')
-      .description('enrol example images of a class (creating the gallery if needed)')
-      .argument('<gallery>', 'gallery name')
-      .argument('<label>', 'class label')
-      .argument('<images...>', 'image files (PNG, JPEG, WebP, GIF)'),
-  ).action(async (name: string, label: string, files: string[], options: StoreOptions) => {
-    const images = files.map(readImage);
-    const result = await withRecognizer(options, async (recognizer) => {
+    withImagePaths(
+      gallery
+        .command('enroll')
+        .description('enrol example images of a class (creating the gallery if needed)')
+        .argument('<gallery>', 'gallery name')
+        .argument('<label>', 'class label')
+        .argument('[images...]', 'image files (PNG, JPEG, WebP, GIF), folders or quoted glob patterns'),
+    ),
+  ).action(async (name: string, label: string, args: string[], options: StoreOptions & ImagePathOptions) => {
+    const files = await resolveImagePaths(args, options);
+    const enrolled = await withRecognizer(options, async (recognizer) => {
       const { gallery: g } = await recognizer.createGallery(name);
-      return g.enroll(label, images);
+      let count = 0;
+      // A batch at a time, so any number of images fits in memory; each batch is stored atomically.
+      for (let start = 0; start < files.length; start += BATCH) {
+        count += (await g.enroll(label, files.slice(start, start + BATCH).map(readImage))).ids.length;
+      }
+      return count;
     });
-    console.log(`enrolled ${result.ids.length} example(s) of '${label}' in gallery ${name}`);
+    console.log(`enrolled ${enrolled} example(s) of '${label}' in gallery ${name}`);
   });
 
   withStoreOptions(
-    gallery
-      .command('identify')
-      .description("rank a gallery's classes for an image")
-      .argument('<gallery>', 'gallery name')
-      .argument('<image>', 'image file')
-      .option('-k <n>', 'labels to rank', '5')
-      .option('--by <mode>', 'example (nearest example) or mean (class mean)', 'example')
-      .option('--json', 'print one JSON object'),
-  ).action(async (name: string, file: string, options: StoreOptions & { k: string; by: string; json?: boolean }) => {
-    const image = readImage(file);
-    const result = await withRecognizer(options, async (recognizer) =>
-      (await recognizer.gallery(name)).identify(image, { k: Number(options.k), by: options.by as 'example' | 'mean' }),
-    );
-    if (options.json) {
-      console.log(JSON.stringify(result));
-      return;
-    }
-    console.log(result.unknown ? `unknown (nothing within ${result.threshold.toFixed(3)})` : `${result.label}`);
-    for (const m of result.matches) {
-      console.log(
-        `  ${m.label.padEnd(24)} distance ${m.distance.toFixed(4)}  confidence ${(m.confidence * 100).toFixed(1)}%`,
-      );
-    }
-  });
+    withImagePaths(
+      gallery
+        .command('identify')
+        .description("rank a gallery's classes for each image")
+        .argument('<gallery>', 'gallery name')
+        .argument('[images...]', 'image files, folders or quoted glob patterns')
+        .option('-k <n>', 'labels to rank', '5')
+        .option('--by <mode>', 'example (nearest example) or mean (class mean)', 'example')
+        .option('--json', 'print one JSON object per image'),
+    ),
+  ).action(
+    async (
+      name: string,
+      args: string[],
+      options: StoreOptions & ImagePathOptions & { k: string; by: string; json?: boolean },
+    ) => {
+      const files = await resolveImagePaths(args, options);
+      await withRecognizer(options, async (recognizer) => {
+        const g = await recognizer.gallery(name);
+        for (let start = 0; start < files.length; start += BATCH) {
+          const batch = files.slice(start, start + BATCH);
+          const results = await g.identifyMany(batch.map(readImage), {
+            k: Number(options.k),
+            by: options.by as 'example' | 'mean',
+          });
+          results.forEach((result, i) => printIdentification(batch[i]!, result, files.length > 1, options.json));
+        }
+      });
+    },
+  );
 
   withStoreOptions(
     gallery
