@@ -50,6 +50,37 @@ describe('package.json exports', () => {
   });
 });
 
+describe('npm pack', () => {
+  it('packs what the install script and the CLI need, and builds only on prepack', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    // A `file:` or git install of a folder would run `prepare` (tsc) there; `prepack` runs only when packing.
+    expect(pkg.scripts.prepare).toBeUndefined();
+    expect(pkg.scripts.prepack).toMatch(/tsc -p tsconfig\.build\.json/);
+    const result = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const packed = new Set((JSON.parse(result.stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path));
+    const installScript = /^node (\S+)$/.exec(pkg.scripts.install!)![1]!;
+    for (const file of [
+      installScript,
+      'native/torch-config.cjs',
+      'native/binding.gyp',
+      'native/src/addon.cc',
+      'bin/twinshot.js',
+      'models/omniglot-fast/config.json',
+      'models/omniglot-fast/model.safetensors',
+      'configs/omniglot-fast.json',
+    ]) {
+      expect(packed.has(file), file).toBe(true);
+    }
+    expect([...packed].some((file) => file.startsWith('src/') || file.startsWith('test/'))).toBe(false);
+  }, 60_000);
+});
+
 describe('importing twinshot', () => {
   it('loads none of the server packages for the root or twinshot/engine', () => {
     expect(heavyPackagesLoadedBy('./src/index.ts')).toEqual([]);
