@@ -59,6 +59,8 @@ export interface TrainOptions {
    * folder. Every rank calls train() with the same options.
    */
   group?: ProcessGroup;
+  /** The clock, in milliseconds (default Date.now): tests drive the time limit with their own. */
+  now?: () => number;
 }
 
 export interface StepInfo {
@@ -249,7 +251,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (isMain) fs.mkdirSync(outDir, { recursive: true });
   manualSeed(config.seed);
 
-  const started = Date.now();
+  const now = options.now ?? Date.now;
+  const started = now();
   const resolved = resolveDevice(config.device);
   // Data-parallel ranks on one machine each take their own GPU: cuda:LOCAL_RANK.
   const device: Device = resolved === 'cuda' && options.group ? `cuda:${getLocalRank()}` : resolved;
@@ -353,15 +356,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (isMain) writeFileAtomic(path.join(outDir, 'train-config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
   const total = config.training.steps;
-  const sessionStart = Date.now();
+  const sessionStart = now();
   const secondsBefore = progress.seconds;
-  const elapsed = () => secondsBefore + (Date.now() - sessionStart) / 1000;
+  const elapsed = () => secondsBefore + (now() - sessionStart) / 1000;
   const timeLimit = config.training.timeLimitMinutes === undefined ? Infinity : config.training.timeLimitMinutes * 60;
   let stoppedBy: TrainResult['stoppedBy'] = 'completed';
   let windowLoss = 0;
   let windowSteps = 0;
   let windowImages = 0;
-  let windowStart = Date.now();
+  let windowStart = now();
 
   const checkpoint = async () => {
     const ranks = await parallel?.gatherRankStates({
@@ -464,7 +467,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     windowSteps++;
     windowImages += images;
     const lr = optimization.optimizer.paramGroups[0]!.lr;
-    const rate = windowImages / Math.max(1e-3, (Date.now() - windowStart) / 1000);
+    const rate = windowImages / Math.max(1e-3, (now() - windowStart) / 1000);
     options.onStep?.({
       step,
       totalSteps: total,
@@ -485,7 +488,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         // The share of the window rank 0 spent waiting for the gradients' all-reduce.
         ...(communication === undefined
           ? {}
-          : { communicationShare: communication / Math.max(1e-3, (Date.now() - windowStart) / 1000) }),
+          : { communicationShare: communication / Math.max(1e-3, (now() - windowStart) / 1000) }),
       });
       if (!options.onStep)
         log(
@@ -494,7 +497,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       windowLoss = 0;
       windowSteps = 0;
       windowImages = 0;
-      windowStart = Date.now();
+      windowStart = now();
     }
     // Rank 0 validates; the other ranks wait for its verdict.
     const judge = () => (parallel ? parallel.validation(step, () => validate(step)) : validate(step));
@@ -520,7 +523,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await parallel?.finish();
   const seconds = elapsed();
   log(
-    `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; ${validation ? bestSoFar() : "no validation set, so the model is the last step's"}; model in ${outDir} (took ${((Date.now() - started) / 1000).toFixed(0)} s this session)`,
+    `${stoppedBy === 'completed' ? 'finished' : `stopped (${stoppedBy})`} at step ${progress.step} after ${(seconds / 60).toFixed(1)} min; ${validation ? bestSoFar() : "no validation set, so the model is the last step's"}; model in ${outDir} (took ${((now() - started) / 1000).toFixed(0)} s this session)`,
   );
   return {
     steps: progress.step,

@@ -149,7 +149,14 @@ describe('loadOmniglot()', () => {
   needs(OMNIGLOT).it('loads all 32,460 real images at 28x28, then again from the cache', async () => {
     const cache = tempDir('twinshot-cache-');
     let started = performance.now();
-    const cold = await loadOmniglot({ source: OMNIGLOT_DIR, split: 'all', size: 28, cache });
+    const decodedCold: number[] = [];
+    const cold = await loadOmniglot({
+      source: OMNIGLOT_DIR,
+      split: 'all',
+      size: 28,
+      cache,
+      onProgress: (done) => decodedCold.push(done),
+    });
     const coldSeconds = (performance.now() - started) / 1000;
     expect(cold.size).toBe(32460);
     expect(cold.numClasses).toBe(1623);
@@ -162,12 +169,21 @@ describe('loadOmniglot()', () => {
     expect(cold.groupNames.slice(0, 2)).toEqual(['Alphabet_of_the_Magi', 'Anglo-Saxon_Futhorc']);
     expect(cold.groupNames).toContain('Tengwar');
     started = performance.now();
-    const warm = await loadOmniglot({ source: OMNIGLOT_DIR, split: 'all', size: 28, cache });
+    const decodedWarm: number[] = [];
+    const warm = await loadOmniglot({
+      source: OMNIGLOT_DIR,
+      split: 'all',
+      size: 28,
+      cache,
+      onProgress: (done) => decodedWarm.push(done),
+    });
     const warmSeconds = (performance.now() - started) / 1000;
     expect(warm.size).toBe(32460);
     expect(Array.from(warm.imageData(12345))).toEqual(Array.from(cold.imageData(12345)));
     expect(warm.paths[31000]).toBe(cold.paths[31000]);
-    expect(warmSeconds).toBeLessThan(coldSeconds);
+    // The second load decodes nothing: it comes from the cache (checked without timing it).
+    expect(decodedCold.at(-1)).toBe(32460);
+    expect(decodedWarm).toEqual([]);
     console.log(
       `Omniglot 32,460 images at 28x28: ${coldSeconds.toFixed(1)} s decoded, ${warmSeconds.toFixed(2)} s from the cache`,
     );

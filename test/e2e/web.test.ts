@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { findOmniglot, needs, OMNIGLOT } from '../helpers/prerequisites.js';
 import { draw, launchBrowser, screenshot, startServer, SYMBOLS, type Browser, type Server } from './helpers.js';
 
@@ -34,13 +34,26 @@ async function watched(): Promise<Page> {
   return page;
 }
 
+/** Requests each page has made and not yet seen answered. */
+const inFlight = new WeakMap<Page, Set<Request>>();
+
 /** A fresh tab on a view of the page, with the server status line filled in. */
 async function open(view: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
   const page = await watched();
+  const pending = new Set<Request>();
+  inFlight.set(page, pending);
+  page.on('request', (request) => pending.add(request));
+  page.on('requestfinished', (request) => pending.delete(request));
+  page.on('requestfailed', (request) => pending.delete(request));
   await page.setViewportSize(viewport);
   await page.goto(`${server.url}/#/${view}`);
   await page.locator('#server-status[data-state="ok"]').waitFor();
   return page;
+}
+
+/** Waits until every request the page has made is answered, so none can land after what comes next. */
+async function settled(page: Page): Promise<void> {
+  await expect.poll(() => inFlight.get(page)!.size).toBe(0);
 }
 
 async function api<T>(method: string, url: string, body?: FormData): Promise<{ status: number; body: T }> {
@@ -116,6 +129,9 @@ describe('Teach and recognise', () => {
     await page.locator('#gallery-name').blur();
     await draw(page, '#teach-pad-canvas', SYMBOLS.cross());
     await page.fill('#teach-label', 'cross');
+    // The gallery loads started by opening the page and naming the gallery must be answered first:
+    // a success arriving after the refused request would rightly mark the server reachable again.
+    await settled(page);
     await page.route('**/v1/**', (route) => route.abort('connectionrefused'));
     await page.click('#teach-add');
     await expect.poll(() => page.textContent('#teach-message')).toContain('Cannot reach the twinshot server');

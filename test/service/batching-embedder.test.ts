@@ -1,6 +1,6 @@
 // BatchingEmbedder: concurrent calls share inner calls, each caller gets its own vectors back,
 // limits and delays are honoured, and a failed batch fails only its own callers.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BatchingEmbedder } from '../../src/service/batching-embedder.js';
 import type { Embedder } from '../../src/models/embedder.js';
 
@@ -44,19 +44,29 @@ describe('BatchingEmbedder#embed()', () => {
   });
 
   it('runs a full batch at once and keeps whole requests together under maxBatch', async () => {
-    const inner = recordingEmbedder();
-    const batching = new BatchingEmbedder(inner, { maxBatch: 3, maxDelayMs: 1000 });
-    const started = performance.now();
-    const results = await Promise.all([
-      batching.embed([image(1), image(2)]),
-      batching.embed([image(3)]),
-      batching.embed([image(4), image(5)]),
-      batching.embed([image(6)]),
-    ]);
-    // The first three images fill a batch (no 1 s wait); the rest run when it finishes.
-    expect(performance.now() - started).toBeLessThan(500);
-    expect(inner.calls).toEqual([3, 3]);
-    expect(results.flat().map((v) => v[0])).toEqual([1, 2, 3, 4, 5, 6]);
+    // Fake timers: "at once" means before any time passes, not under a wall-clock bound.
+    vi.useFakeTimers();
+    try {
+      const inner = recordingEmbedder();
+      const batching = new BatchingEmbedder(inner, { maxBatch: 3, maxDelayMs: 1000 });
+      const results = Promise.all([
+        batching.embed([image(1), image(2)]),
+        batching.embed([image(3)]),
+        batching.embed([image(4), image(5)]),
+        batching.embed([image(6)]),
+      ]);
+      const started = Date.now();
+      await vi.advanceTimersByTimeAsync(0);
+      // The first three images fill a batch, which runs before any time passes.
+      expect(inner.calls).toEqual([3]);
+      // The rest fill the next batch, which runs as soon as the first (5 ms) finishes, not after 1 s.
+      await vi.runAllTimersAsync();
+      expect(inner.calls).toEqual([3, 3]);
+      expect(Date.now() - started).toBeLessThan(100);
+      expect((await results).flat().map((v) => v[0])).toEqual([1, 2, 3, 4, 5, 6]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('sends a request larger than maxBatch alone and whole', async () => {
@@ -67,14 +77,21 @@ describe('BatchingEmbedder#embed()', () => {
     expect(inner.calls).toEqual([5]);
   });
 
-  it('waits at most maxDelayMs for company before a partial batch runs', async () => {
-    const inner = recordingEmbedder({ delayMs: 0 });
-    const batching = new BatchingEmbedder(inner, { maxBatch: 100, maxDelayMs: 30 });
-    const started = performance.now();
-    await batching.embed([image(1)]);
-    const waited = performance.now() - started;
-    expect(waited).toBeGreaterThanOrEqual(25);
-    expect(waited).toBeLessThan(1000);
+  it('waits maxDelayMs for company before a partial batch runs, and no longer', async () => {
+    vi.useFakeTimers();
+    try {
+      const inner = recordingEmbedder({ delayMs: 0 });
+      const batching = new BatchingEmbedder(inner, { maxBatch: 100, maxDelayMs: 30 });
+      const result = batching.embed([image(1)]);
+      await vi.advanceTimersByTimeAsync(29);
+      expect(inner.calls).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(inner.calls).toEqual([1]);
+      await vi.runAllTimersAsync();
+      expect((await result)[0]![0]).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('fails every caller of a failed batch with its error, and serves the next batch', async () => {

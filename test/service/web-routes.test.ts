@@ -138,9 +138,8 @@ describe('GET /v1/runs/:run/events', () => {
     const response = await fetch(`${url}/v1/runs/older/events`);
     const reader = response.body!.getReader();
     await reader.read();
-    const started = Date.now();
+    // Fastify's close waits for open connections: were the stream not ended, this would never resolve.
     await a.close();
-    expect(Date.now() - started).toBeLessThan(2000);
     expect((await reader.read()).done).toBe(true);
   });
 });

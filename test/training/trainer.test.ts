@@ -212,8 +212,12 @@ needs(OMNIGLOT).describe('train() on a small real subset of Omniglot', () => {
 
   it('judges the model it reached when the time limit stops it between validations', async () => {
     const outDir = tmp();
-    const config = smallConfig({ training: { ...smallConfig().training, timeLimitMinutes: 1e-6 } });
-    const result = await train({ config, outDir, data: { train: trainSet, validation }, log: () => {} });
+    // A clock that moves 10 minutes at every reading: the 5-minute budget is spent by the end of
+    // step 1 whatever the machine's speed (no wall-clock race).
+    let readings = 0;
+    const now = () => 600_000 * readings++;
+    const config = smallConfig({ training: { ...smallConfig().training, timeLimitMinutes: 5 } });
+    const result = await train({ config, outDir, data: { train: trainSet, validation }, log: () => {}, now });
     expect(result.stoppedBy).toBe('time-limit');
     expect(result.steps).toBe(1);
     const validations = new MetricsLog(path.join(outDir, METRICS_FILE)).read().filter((r) => r.kind === 'validation');
