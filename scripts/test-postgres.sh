@@ -3,7 +3,7 @@
 # run as root) in a temp folder on a free port, and exports TWINSHOT_TEST_PG_URL.
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$pg_bin" ]; then
-  echo "twinshot: PostgreSQL not installed; pgvector store tests will be skipped" >&2
+  echo "twinshot: PostgreSQL not installed; the PostgreSQL store tests are skipped (under CI=true they fail)" >&2
   return 0 2>/dev/null || exit 0
 fi
 pg_dir=$(mktemp -d /tmp/twinshot-pg.XXXXXX)
