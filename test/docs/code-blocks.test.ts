@@ -1,4 +1,4 @@
-// Every TypeScript and shell block of README.md and docs/*.md runs as written, in a fresh folder
+// Every TypeScript, JavaScript and shell block of README.md and docs/*.md runs as written, in a fresh folder
 // outside the repository, as a user would run it: `twinshot` imports resolve to this checkout's
 // sources and `twinshot` commands run its CLI. A block too slow or too long-lived to run here (a
 // training run, a server) carries `<!-- skip-doc-test: REASON -->` on a line before it; the test
@@ -13,7 +13,7 @@ import { drawSymbol, SYMBOLS } from '../gallery/helpers.js';
 import { needs, OMNIGLOT } from '../helpers/prerequisites.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const RUNNABLE = new Set(['ts', 'typescript', 'sh', 'bash', 'shell']);
+const RUNNABLE = new Set(['ts', 'typescript', 'js', 'javascript', 'sh', 'bash', 'shell']);
 /** A block still running after this is stopped and fails (a server, say, that should have been marked). */
 const BLOCK_TIMEOUT_MS = 150_000;
 const MARKER = /^<!--\s*skip-doc-test:\s*(.*?)\s*-->$/;
@@ -104,8 +104,8 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 function run(block: CodeBlock, index: number): void {
   const env = { ...process.env, TWINSHOT_NUM_THREADS: '1', PATH: `${path.join(work, 'bin')}:${process.env.PATH}` };
   let result;
-  if (block.lang === 'ts' || block.lang === 'typescript') {
-    const file = path.join(work, `block-${index}.ts`);
+  if (block.lang !== 'sh' && block.lang !== 'bash' && block.lang !== 'shell') {
+    const file = path.join(work, `block-${index}.${block.lang.startsWith('t') ? 'ts' : 'js'}`);
     fs.writeFileSync(file, block.code);
     result = spawnSync(process.execPath, ['--import', tsxLoader, file], {
       cwd: work,
