@@ -181,6 +181,20 @@ describe('loadEmbedder()', () => {
     expect(await codeOf(loadEmbedder(path.join(dir, 'no-such-model')))).toBe('ERR_MODEL');
     expect(await codeOf(loadEmbedder(dir))).toBe('ERR_MODEL');
   });
+
+  it('finds a shipped model by its name from any working folder', async () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      for (const spec of ['models/omniglot-fast', 'omniglot-fast']) {
+        const embedder = await loadEmbedder(spec);
+        expect(embedder.info.name).toBe('omniglot-fast');
+        await embedder.close();
+      }
+    } finally {
+      process.chdir(cwd);
+    }
+  });
 });
 
 describe('openStore()', () => {
