@@ -12,6 +12,8 @@ import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } fr
 import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
 import type {
   ApiKeyRecord,
+  BulkLoadOptions,
+  ExampleBatches,
   ClassSummary,
   ExampleRecord,
   GalleryRecord,
@@ -185,6 +187,7 @@ export class SqliteStore implements GalleryStore {
   readonly #folder: string | null;
   readonly #search: SqliteSearch;
   readonly #exactBelow: number;
+  readonly #synchronous: SqliteSynchronous;
   readonly #statements;
 
   private constructor(db: Database.Database, file: string, options: SqliteStoreOptions) {
@@ -193,6 +196,7 @@ export class SqliteStore implements GalleryStore {
     this.#file = file === ':memory:' ? null : path.resolve(file);
     this.#folder = this.#file === null ? null : indexFolder(this.#file);
     this.#search = options.search ?? 'auto';
+    this.#synchronous = options.synchronous ?? 'full';
     this.#exactBelow = options.exactBelow ?? DEFAULT_EXACT_BELOW;
     this.#statements = {
       gallery: db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?'),
@@ -415,6 +419,78 @@ export class SqliteStore implements GalleryStore {
       // A larger write to an HNSW gallery is added by the index worker at the next search.
     }
     return ids.map(String);
+  }
+
+  async addBulk(gallery: string, batches: ExampleBatches, options: BulkLoadOptions = {}): Promise<number> {
+    // A connection of its own, so the open transaction holds only the load: the store's other
+    // calls keep reading committed data meanwhile (an in-memory database has just the one).
+    const db = this.#file === null ? this.#db : this.#openLoader();
+    let written = 0;
+    let galleryId: number;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const row = db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?').get(gallery);
+        if (!row) throw galleryNotFound(gallery);
+        galleryId = row.id;
+        const insert = db.prepare<[number, string, Buffer, string]>(
+          'INSERT INTO examples (gallery_id, label, vector, created_at) VALUES (?, ?, ?, ?)',
+        );
+        const now = new Date().toISOString();
+        for await (const batch of batches) {
+          for (const { label, vector } of batch) {
+            if (vector.length !== row.dim) {
+              throw new TwinshotError(
+                'ERR_SHAPE',
+                `vectors of gallery '${gallery}' have ${row.dim} values; got ${vector.length} (example ${written + 1})`,
+              );
+            }
+            insert.run(row.id, label, vectorToBlob(vector), now);
+            written++;
+          }
+          options.onProgress?.(written);
+          // Let the event loop serve others between batches.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (written > 0) db.prepare('UPDATE galleries SET generation = generation + 1 WHERE id = ?').run(row.id);
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    } catch (error) {
+      throw storeError('SQLite', 'load examples', error);
+    } finally {
+      if (db !== this.#db) db.close();
+    }
+    if (written > 0) await this.#indexAfterLoad(gallery, galleryId);
+    return written;
+  }
+
+  #openLoader(): Database.Database {
+    const db = new Database(this.#file!);
+    db.pragma(`synchronous = ${this.#synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    return db;
+  }
+
+  /** After a bulk load: a large enough gallery gets its HNSW index built now, once, by the worker. */
+  async #indexAfterLoad(gallery: string, galleryId: number): Promise<void> {
+    const row = this.#run('read a gallery', () => this.#statements.gallery.get(gallery));
+    if (!row || row.id !== galleryId || !this.#isHnswAllowed(row.metric)) return;
+    const total = this.#run('count examples', () => this.#statements.countAfter.get(row.id, 0)!.n);
+    if (total < this.#exactBelow) return;
+    const metric = row.metric;
+    await this.#once(gallery, async () => {
+      const existing = this.#indexes.get(gallery);
+      if (existing?.kind === 'hnsw' && existing.unsaved > 0) this.#save(existing);
+      const index = await this.#buildHnsw(row.id, row.dim, metric, null);
+      this.#dropIndex(gallery);
+      const state = this.#hnswState(row.id, index);
+      this.#indexes.set(gallery, state);
+      return state;
+    });
   }
 
   async listClasses(gallery: string): Promise<ClassSummary[]> {
