@@ -21,7 +21,8 @@ const usearch = createRequire(import.meta.url)('usearch') as typeof import('usea
 
 /** Bump when the file layout or parameters change: older files are then rebuilt, not misread. */
 const FILE_VERSION = 1;
-const FILE_PATTERN = /^gallery-(\d+)\.v(\d+)\.upto-(\d+)\.usearch$/;
+/** `gallery-<id>.v<version>.upto-<lastId>.<bytes>b.usearch`: the length lets a truncated file be refused. */
+const FILE_PATTERN = /^gallery-(\d+)\.v(\d+)\.upto-(\d+)\.(\d+)b\.usearch$/;
 
 /** usearch has no l1 metric: l1 galleries (Koch et al.'s head) are searched exactly. */
 export function hasHnsw(metric: SearchMetric): metric is 'l2' | 'cosine' {
@@ -55,17 +56,23 @@ export function latestIndexFile(folder: string, galleryId: number): { file: stri
  * this process left or that are over an hour old. Newer files (another process saved after us)
  * stay, so two processes saving at once never delete each other's latest.
  */
-export function removeIndexFiles(folder: string, galleryId: number, keep?: { lastId: number }): void {
+export function removeIndexFiles(folder: string, galleryId: number, keep?: { lastId: number; file: string }): void {
   for (const name of safeReaddir(folder)) {
-    const temporary = /\.tmp-(\d+)$/.exec(name);
-    const match = FILE_PATTERN.exec(temporary ? name.slice(0, temporary.index) : name);
-    if (!match || Number(match[1]) !== galleryId) continue;
+    const temporary = /^gallery-(\d+)\..*\.tmp-(\d+)$/.exec(name);
+    const match = temporary ? null : FILE_PATTERN.exec(name);
+    if (Number((temporary ?? match)?.[1]) !== galleryId) continue;
     const file = path.join(folder, name);
     if (temporary) {
-      const isOurs = Number(temporary[1]) === process.pid;
+      const isOurs = Number(temporary[2]) === process.pid;
       const isStale = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 3_600_000;
       if (isOurs || isStale) fs.rmSync(file, { force: true });
-    } else if (!keep || Number(match[3]) < keep.lastId || Number(match[2]) !== FILE_VERSION) {
+    } else if (
+      match &&
+      (!keep ||
+        Number(match[2]) !== FILE_VERSION ||
+        Number(match[3]) < keep.lastId ||
+        (Number(match[3]) === keep.lastId && file !== keep.file))
+    ) {
       fs.rmSync(file, { force: true });
     }
   }
@@ -115,20 +122,39 @@ export class HnswIndex {
     return new HnswIndex(dim, metric, 0);
   }
 
-  /** Loads a file written by {@link HnswIndex#save}. @throws ERR_STORE when it is unreadable or of another shape */
+  /**
+   * Loads a file written by {@link HnswIndex#save}, after checking what usearch would trust
+   * blindly (a damaged file can crash it): the length the name records, the vector block's
+   * header and the index's magic bytes after it.
+   * @throws ERR_STORE when it is unreadable, damaged or of another shape
+   */
   static load(file: string, dim: number, metric: 'l2' | 'cosine'): HnswIndex {
     const match = FILE_PATTERN.exec(path.basename(file));
-    const index = new HnswIndex(dim, metric, match ? Number(match[3]) : 0);
+    if (!match) throw new TwinshotError('ERR_STORE', `${file} is not named like an index file`);
+    const damaged = (why: string): TwinshotError =>
+      new TwinshotError('ERR_STORE', `index file ${file} ${why}; it will be rebuilt`);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size !== Number(match[4])) throw damaged(`holds ${size} bytes where ${match[4]} were written`);
+      const head = Buffer.alloc(8);
+      fs.readSync(fd, head, 0, 8, 0);
+      const rows = head.readUInt32LE(0);
+      const rowBytes = head.readUInt32LE(4);
+      if (rowBytes !== dim * 4) throw damaged(`holds ${rowBytes / 4}-d vectors where ${dim} were expected`);
+      const magic = Buffer.alloc(7);
+      const at = 8 + rows * rowBytes;
+      if (at + 7 > size || fs.readSync(fd, magic, 0, 7, at) !== 7 || magic.toString('latin1') !== 'usearch') {
+        throw damaged('is not a complete usearch index');
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    const index = new HnswIndex(dim, metric, Number(match[3]));
     try {
       index.#index.load(file);
     } catch (error) {
-      throw new TwinshotError('ERR_STORE', `index file ${file} could not be read: ${(error as Error).message}`);
-    }
-    if (index.#index.dimensions() !== dim) {
-      throw new TwinshotError(
-        'ERR_STORE',
-        `index file ${file} holds ${index.#index.dimensions()}-d vectors; expected ${dim}`,
-      );
+      throw damaged(`could not be read (${(error as Error).message})`);
     }
     return index;
   }
@@ -171,15 +197,18 @@ export class HnswIndex {
    */
   save(folder: string, galleryId: number): string {
     fs.mkdirSync(folder, { recursive: true });
-    const file = path.join(folder, `gallery-${galleryId}.v${FILE_VERSION}.upto-${this.lastId}.usearch`);
-    const temporary = `${file}.tmp-${process.pid}`;
+    const stem = path.join(folder, `gallery-${galleryId}.v${FILE_VERSION}.upto-${this.lastId}`);
+    const temporary = `${stem}.tmp-${process.pid}`;
     this.#index.save(temporary);
     const fd = fs.openSync(temporary, 'r+');
+    let bytes: number;
     try {
       fs.fsyncSync(fd);
+      bytes = fs.fstatSync(fd).size;
     } finally {
       fs.closeSync(fd);
     }
+    const file = `${stem}.${bytes}b.usearch`;
     fs.renameSync(temporary, file);
     const dir = fs.openSync(folder, 'r');
     try {
@@ -187,7 +216,7 @@ export class HnswIndex {
     } finally {
       fs.closeSync(dir);
     }
-    removeIndexFiles(folder, galleryId, { lastId: this.lastId });
+    removeIndexFiles(folder, galleryId, { lastId: this.lastId, file });
     return file;
   }
 }
