@@ -13,7 +13,7 @@ export const DEFAULT_STORE_URL = 'sqlite:./twinshot-data/gallery.db';
  * - `sqlite:PATH` (relative to the working folder; `sqlite::memory:` for a throwaway store),
  *   with `?synchronous=normal` to trade power-cut durability for one fsync less per write,
  *   `?search=exact` to search every gallery exactly (no HNSW index), and `?exact_below=N` to move
- *   the size from which a gallery is searched through its HNSW index (default 20,000);
+ *   the size from which a gallery is searched through its HNSW index (default 10,000);
  * - `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`), with `?schema=NAME` to keep
  *   twinshot's tables in their own schema.
  *
