@@ -118,7 +118,8 @@ export interface GalleryStore {
   removeClass(gallery: string, label: string): Promise<number>;
   /**
    * Ranks labels for each query vector, nearest first, at most `k` labels per query.
-   * The SQLite store is exact; the pgvector store uses its HNSW index (approximate for large galleries).
+   * Exact for small galleries; large ones are searched through an HNSW index (usearch in the SQLite
+   * store, pgvector's in PostgreSQL), approximately.
    */
   search(gallery: string, queries: readonly Float32Array[], options: SearchOptions): Promise<Neighbour[][]>;
   /** Every stored example, oldest first. */
