@@ -732,6 +732,8 @@ export class SqliteStore implements GalleryStore {
 
   #noteUnsaved(state: HnswState, rows: number): void {
     state.unsaved += rows;
+    // Means are recomputed at the next search by mean; a search using them keeps them until it ends.
+    state.means?.index.retire();
     state.means = null;
     if (state.unsaved >= SAVE_EVERY_ROWS) this.#save(state);
   }
