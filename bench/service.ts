@@ -1,17 +1,25 @@
-// `npm run bench -- service`: identify throughput and latency of the HTTP service under concurrent
-// load (autocannon), for galleries of 1,000 to 1,000,000 synthetic embeddings on both stores.
+// `npm run bench -- service`: the gallery at 1,000 to 1,000,000 examples on both stores: bulk-load
+// time, search latency and recall against exact search, then a fresh server process on the loaded
+// store: time to its first identify, identify throughput and latency over HTTP (autocannon), and
+// its resident memory.
+import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { buildApp } from '../src/service/app.js';
 import { PixelEmbedder } from '../src/models/pixel-embedder.js';
+import { embedderId } from '../src/models/embedder.js';
 import { SqliteStore } from '../src/gallery/sqlite-store.js';
 import { PostgresStore } from '../src/gallery/postgres-store.js';
+import { VectorIndex } from '../src/gallery/vector-index.js';
 import type { GalleryStore, NewExample } from '../src/gallery/types.js';
 import { engineInfo, getNumThreads } from '../src/engine/index.js';
+import { SyntheticGallery, type SyntheticKind } from './synthetic-gallery.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -29,6 +37,9 @@ interface Options {
   stores: ('sqlite' | 'postgres')[];
   durationS: number;
   connections: number;
+  data: SyntheticKind;
+  queries: number;
+  isHttpSkipped: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -36,40 +47,18 @@ function parseArgs(argv: string[]): Options {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const data = value('--data') ?? 'clustered';
+  if (data !== 'clustered' && data !== 'uniform') throw new Error(`--data must be clustered or uniform; got ${data}`);
   return {
     json: argv.includes('--json'),
     sizes: (value('--sizes') ?? '1000,100000,1000000').split(',').map(Number),
     stores: (value('--stores') ?? 'sqlite,postgres').split(',') as Options['stores'],
-    durationS: Number(value('--duration') ?? 5),
+    durationS: Number(value('--duration') ?? 10),
     connections: Number(value('--connections') ?? 8),
+    data,
+    queries: Number(value('--queries') ?? 200),
+    isHttpSkipped: argv.includes('--no-http'),
   };
-}
-
-/** Deterministic unit vectors with zero mean, like the pixel baseline's output. */
-function* syntheticExamples(count: number, dim: number, classes: number, seed: number): Generator<NewExample[]> {
-  let state = seed >>> 0;
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-  const chunk = 50_000;
-  for (let start = 0; start < count; start += chunk) {
-    const batch: NewExample[] = [];
-    for (let i = start; i < Math.min(count, start + chunk); i++) {
-      const v = new Float32Array(dim);
-      let mean = 0;
-      for (let j = 0; j < dim; j++) mean += v[j] = random();
-      mean /= dim;
-      let norm = 0;
-      for (let j = 0; j < dim; j++) norm += (v[j]! -= mean) ** 2;
-      norm = Math.sqrt(norm);
-      for (let j = 0; j < dim; j++) v[j]! /= norm;
-      batch.push({ label: `class-${i % classes}`, vector: v });
-    }
-    yield batch;
-  }
 }
 
 /** A query a client would send: a drawn symbol as base64 PNG. */
@@ -86,42 +75,113 @@ function percentile(sorted: number[], p: number): number {
 
 interface Row {
   store: string;
+  data: SyntheticKind;
   examples: number;
   classes: number;
   loadS: number;
-  firstSearchS: number;
+  recall1: number;
+  recall10: number;
   searchP50Ms: number;
+  searchP99Ms: number;
+  firstMeanSearchS: number;
   searchMeanP50Ms: number;
-  identifyRps: number;
-  p50Ms: number;
-  p99Ms: number;
-  failed: number;
+  restartToIdentifyS: number | null;
+  identifyRps: number | null;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  failed: number | null;
+  serverRssMb: number | null;
+  serverPeakRssMb: number | null;
+}
+
+/** Exact top-10 labels of each query: the store's exact index fed straight from the generator. */
+async function exactAnswers(synthetic: SyntheticGallery, size: number, queries: Float32Array[]): Promise<string[][]> {
+  const index = new VectorIndex(synthetic.dim, 'l2', { trackMeans: false });
+  try {
+    for (const batch of synthetic.examples(size, 1)) index.add(batch);
+    return (await index.search(queries, { k: 10, by: 'example' })).map((r) => r.map((n) => n.label));
+  } finally {
+    index.retire();
+  }
 }
 
 async function openBenchStore(
   kind: 'sqlite' | 'postgres',
   dir: string,
   pgUrl: string | undefined,
-): Promise<{ store: GalleryStore; cleanup: () => Promise<void> }> {
+): Promise<{ store: GalleryStore; url: string; cleanup: () => Promise<void> }> {
   if (kind === 'sqlite') {
     const file = path.join(dir, `bench-${crypto.randomBytes(4).toString('hex')}.db`);
-    const store = SqliteStore.open(file);
     return {
-      store,
+      store: SqliteStore.open(file),
+      url: `sqlite:${file}`,
       cleanup: async () => {
-        await store.close();
-        for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+        for (const suffix of ['', '-wal', '-shm', '.hnsw']) fs.rmSync(file + suffix, { force: true, recursive: true });
       },
     };
   }
-  const store = await PostgresStore.open(pgUrl!, { schema: `twinshot_bench_${crypto.randomBytes(4).toString('hex')}` });
+  const schema = `twinshot_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const url = new URL(pgUrl!);
+  url.searchParams.set('schema', schema);
   return {
-    store,
+    store: await PostgresStore.open(pgUrl!, { schema }),
+    url: url.toString(),
     cleanup: async () => {
+      const store = await PostgresStore.open(pgUrl!, { schema });
       await store.dropSchema();
       await store.close();
     },
   };
+}
+
+/** Resident memory of a process now and at its peak, in MiB (Linux). */
+function residentMb(pid: number): { rss: number; peak: number } | null {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+    return { rss: Math.round(field('VmRSS')), peak: Math.round(field('VmHWM')) };
+  } catch {
+    return null;
+  }
+}
+
+/** `twinshot serve` on the loaded store (compiled CLI), and the time until it first answers an identify. */
+async function startServer(
+  storeUrl: string,
+  body: string,
+): Promise<{ child: ChildProcess; url: string; firstS: number }> {
+  const cli = path.join(root, 'bin/twinshot.js');
+  if (!fs.existsSync(path.join(root, 'dist/cli/index.js')))
+    throw new Error('run `npm run build:ts` first: the bench starts the compiled CLI');
+  const started = performance.now();
+  const child = spawn(
+    process.execPath,
+    [cli, 'serve', '--model', 'pixels', '--store', storeUrl, '--port', '0', '--log-level', 'warn', '--rate-limit', '0'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (data: Buffer): void => {
+      output += data.toString();
+      const match = /listening on (http:\/\/\S+?)[ ,]/.exec(output);
+      if (match) resolve(match[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  for (;;) {
+    const response = await fetch(`${url}/v1/galleries/bench/identify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    }).catch(() => null);
+    if (response?.status === 200) break;
+    if (response && response.status !== 503)
+      throw new Error(`identify answered ${response.status}: ${await response.text()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, url, firstS: (performance.now() - started) / 1000 };
 }
 
 async function benchOne(
@@ -130,77 +190,111 @@ async function benchOne(
   options: Options,
   dir: string,
   pgUrl: string | undefined,
+  log: (line: string) => void,
 ): Promise<Row> {
   const embedder = new PixelEmbedder();
-  const { store, cleanup } = await openBenchStore(kind, dir, pgUrl);
+  const { dim, metric } = embedder.info;
+  const classes = Math.max(1, Math.floor(size / 5));
+  const synthetic = new SyntheticGallery(options.data, dim, classes);
+  const queries = synthetic.queries(options.queries, 99);
+  const opened = await openBenchStore(kind, dir, pgUrl);
+  const { store } = opened;
   try {
-    const { dim, name, metric } = embedder.info;
-    await store.createGallery({ name: 'bench', model: name, dim, metric });
-    const classes = Math.max(1, Math.floor(size / 5));
+    await store.createGallery({ name: 'bench', model: embedderId(embedder.info), dim, metric });
+    // Drawn before the clock starts: the bench's generator is slower than the stores it feeds.
+    let batches: NewExample[][] | null = [...synthetic.examples(size, 1, 10_000)];
     const loadStarted = performance.now();
-    if (kind === 'postgres') {
-      // One transaction: the store rebuilds the HNSW index once after the rows (its bulk path).
-      const all: NewExample[] = [];
-      for (const batch of syntheticExamples(size, dim, classes, 1)) all.push(...batch);
-      await store.addExamples('bench', all);
-    } else {
-      for (const batch of syntheticExamples(size, dim, classes, 1)) await store.addExamples('bench', batch);
-    }
+    await store.addBulk('bench', batches, {
+      onProgress: (n) => {
+        if (n % 100_000 === 0) log(`  ${n} rows written (${((performance.now() - loadStarted) / 1000).toFixed(0)} s)`);
+      },
+    });
     const loadS = (performance.now() - loadStarted) / 1000;
+    batches = null; // let the exact reference reuse the memory
+    log(`  loaded and indexed in ${loadS.toFixed(1)} s; exact answers for ${queries.length} queries...`);
+    const exact = await exactAnswers(synthetic, size, queries);
 
-    const probe = [...syntheticExamples(1, dim, 1, 99)][0]![0]!.vector;
-    const firstStarted = performance.now();
-    await store.search('bench', [probe], { k: 5, by: 'example' });
-    const firstSearchS = (performance.now() - firstStarted) / 1000;
+    // Recall and latency through the store alone, one query at a time.
+    const found = await store.search('bench', queries, { k: 10, by: 'example' });
+    let hit1 = 0;
+    let hit10 = 0;
+    found.forEach((ranking, i) => {
+      const labels = ranking.map((n) => n.label);
+      if (labels[0] === exact[i]![0]) hit1++;
+      hit10 += labels.filter((label) => exact[i]!.includes(label)).length / Math.min(10, exact[i]!.length);
+    });
     const timings: number[] = [];
-    const meanTimings: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      let t = performance.now();
-      await store.search('bench', [probe], { k: 5, by: 'example' });
+    const searchStarted = performance.now();
+    for (let round = 0; timings.length < 2_000 && performance.now() - searchStarted < 10_000; round++) {
+      const t = performance.now();
+      await store.search('bench', [queries[round % queries.length]!], { k: 5, by: 'example' });
       timings.push(performance.now() - t);
-      t = performance.now();
-      await store.search('bench', [probe], { k: 5, by: 'mean' });
-      meanTimings.push(performance.now() - t);
     }
     timings.sort((a, b) => a - b);
+    const meanStarted = performance.now();
+    await store.search('bench', [queries[0]!], { k: 5, by: 'mean' });
+    const firstMeanSearchS = (performance.now() - meanStarted) / 1000;
+    const meanTimings: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const t = performance.now();
+      await store.search('bench', [queries[i % queries.length]!], { k: 5, by: 'mean' });
+      meanTimings.push(performance.now() - t);
+    }
     meanTimings.sort((a, b) => a - b);
+    // Closing saves the index, as a server stopped cleanly would.
+    await store.close();
 
-    const app = await buildApp({ embedder, store, rateLimit: false, defaultMetrics: false });
+    const row: Row = {
+      store: kind,
+      data: options.data,
+      examples: size,
+      classes,
+      loadS: round(loadS, 1),
+      recall1: round(hit1 / queries.length, 4),
+      recall10: round(hit10 / queries.length, 4),
+      searchP50Ms: round(percentile(timings, 50), 2),
+      searchP99Ms: round(percentile(timings, 99), 2),
+      firstMeanSearchS: round(firstMeanSearchS, 2),
+      searchMeanP50Ms: round(percentile(meanTimings, 50), 2),
+      restartToIdentifyS: null,
+      identifyRps: null,
+      p50Ms: null,
+      p99Ms: null,
+      failed: null,
+      serverRssMb: null,
+      serverPeakRssMb: null,
+    };
+    if (options.isHttpSkipped) return row;
+
+    const body = await queryBody();
+    const server = await startServer(opened.url, body);
     try {
-      const url = await app.listen({ port: 0, host: '127.0.0.1' });
-      const body = await queryBody();
+      row.restartToIdentifyS = round(server.firstS, 2);
       const request = {
-        url: `${url}/v1/galleries/bench/identify`,
+        url: `${server.url}/v1/galleries/bench/identify`,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
       };
       await autocannon({ ...request, connections: 2, duration: 1 }); // warm-up
-      // The load generator runs in a worker thread, off the server's event loop.
-      const result = await autocannon({
-        ...request,
-        connections: options.connections,
-        duration: options.durationS,
-        workers: 1,
-      });
-      return {
-        store: kind,
-        examples: size,
-        classes,
-        loadS: round(loadS, 1),
-        firstSearchS: round(firstSearchS, 2),
-        searchP50Ms: round(percentile(timings, 50), 2),
-        searchMeanP50Ms: round(percentile(meanTimings, 50), 2),
+      const result = await autocannon({ ...request, connections: options.connections, duration: options.durationS });
+      const memory = residentMb(server.child.pid!);
+      Object.assign(row, {
         identifyRps: round(result.requests.average, 0),
         p50Ms: result.latency.p50,
         p99Ms: result.latency.p99,
         failed: result.non2xx + result.errors + result.timeouts,
-      };
+        serverRssMb: memory?.rss ?? null,
+        serverPeakRssMb: memory?.peak ?? null,
+      });
     } finally {
-      await app.close();
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
     }
+    return row;
   } finally {
-    await cleanup();
+    await store.close().catch(() => {});
+    await opened.cleanup();
   }
 }
 
@@ -211,7 +305,7 @@ function round(x: number, digits: number): number {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const pgUrl = process.env.TWINSHOT_BENCH_PG_URL ?? process.env.TWINSHOT_TEST_PG_URL;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-bench-'));
+  const dir = fs.mkdtempSync(path.join(process.env.TWINSHOT_BENCH_DIR ?? os.tmpdir(), 'twinshot-bench-'));
   const rows: Row[] = [];
   const skipped: string[] = [];
   const log = (line: string): void => {
@@ -221,7 +315,8 @@ async function main(): Promise<void> {
     `twinshot service bench: ${os.cpus().length} cores (${os.cpus()[0]?.model}), libtorch ${engineInfo().torchVersion}, ${getNumThreads()} threads`,
   );
   log(
-    `identify = POST /v1/galleries/bench/identify with a 105x105 PNG in JSON, k=5, ${options.connections} connections for ${options.durationS} s`,
+    `${options.data} synthetic 256-d unit vectors, 5 per class; recall@1/@10 of labels against exact search on ${options.queries} queries; ` +
+      `identify = POST /v1/galleries/bench/identify with a 105x105 PNG in JSON, k=5, ${options.connections} connections for ${options.durationS} s, to a fresh server process`,
   );
   try {
     for (const kind of options.stores) {
@@ -232,18 +327,14 @@ async function main(): Promise<void> {
         continue;
       }
       for (const size of options.sizes) {
-        if (kind === 'postgres' && size > 100_000) {
-          skipped.push(
-            `postgres ${size}: building an HNSW index over ${size} 256-d vectors takes tens of minutes on 2 shared cores and ~1.5 GB of maintenance_work_mem`,
-          );
-          continue;
-        }
         log(`${kind} ${size}: loading...`);
-        const row = await benchOne(kind, size, options, dir, pgUrl);
+        const row = await benchOne(kind, size, options, dir, pgUrl, log);
         rows.push(row);
         log(
-          `${kind.padEnd(8)} ${String(size).padStart(9)} examples  load ${row.loadS} s  first search ${row.firstSearchS} s  ` +
-            `search p50 ${row.searchP50Ms} ms (by mean ${row.searchMeanP50Ms} ms)  identify ${row.identifyRps} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  failed ${row.failed}`,
+          `${kind.padEnd(8)} ${String(size).padStart(9)} examples  load ${row.loadS} s  recall@1 ${row.recall1} @10 ${row.recall10}  ` +
+            `search p50 ${row.searchP50Ms} ms p99 ${row.searchP99Ms} ms  by mean: first ${row.firstMeanSearchS} s then p50 ${row.searchMeanP50Ms} ms  ` +
+            `restart to first identify ${row.restartToIdentifyS} s  identify ${row.identifyRps} req/s p50 ${row.p50Ms} ms p99 ${row.p99Ms} ms  failed ${row.failed}  ` +
+            `server RSS ${row.serverRssMb} MiB (peak ${row.serverPeakRssMb})`,
         );
       }
     }

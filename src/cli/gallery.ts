@@ -1,8 +1,11 @@
 // `twinshot gallery enroll|identify|list|remove|export|import`: galleries used directly through
 // the library (no server needed; safe beside a running server on the same store).
+import { once } from 'node:events';
 import fs from 'node:fs';
+import readline from 'node:readline';
+import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { Identification, Recognizer } from '../gallery/gallery.js';
+import type { Gallery, Identification, Recognizer } from '../gallery/gallery.js';
 import { resolveImagePaths, withImagePaths, type ImagePathOptions } from './image-paths.js';
 
 interface StoreOptions {
@@ -174,10 +177,28 @@ export function registerGalleryCommand(program: Command): void {
   withStoreOptions(
     gallery
       .command('export')
-      .description("write a gallery's vectors as JSON (to a file, or to stdout)")
+      .description(
+        "write a gallery's vectors as JSON (to a file, or to stdout); a FILE ending in .jsonl gets JSON Lines",
+      )
       .argument('<gallery>', 'gallery name')
       .argument('[file]', 'output file'),
   ).action(async (name: string, file: string | undefined, options: StoreOptions) => {
+    if (file?.endsWith('.jsonl')) {
+      // Line by line: a gallery of millions does not fit in one JSON string.
+      const count = await withRecognizer(options, async (recognizer) => {
+        const out = fs.createWriteStream(file);
+        let lines = -1;
+        for await (const line of (await recognizer.gallery(name)).exportLines()) {
+          if (!out.write(line)) await once(out, 'drain');
+          lines++;
+        }
+        out.end();
+        await finished(out);
+        return lines;
+      });
+      console.log(`exported ${count} examples of gallery ${name} to ${file}`);
+      return;
+    }
     const document = await withRecognizer(options, async (recognizer) => (await recognizer.gallery(name)).export());
     const text = JSON.stringify(document);
     if (file === undefined) process.stdout.write(`${text}\n`);
@@ -196,6 +217,16 @@ export function registerGalleryCommand(program: Command): void {
       .option('--replace', 'remove the classes the file contains before adding'),
   ).action(async (name: string, file: string, options: StoreOptions & { replace?: boolean }) => {
     if (!fs.existsSync(file)) fail(`${file} does not exist`);
+    if (isJsonLines(file)) {
+      if (options.replace)
+        fail('--replace needs the whole list of labels first: it works with JSON exports, not JSON Lines');
+      const count = await withRecognizer(options, async (recognizer) => {
+        const { gallery: g } = await recognizer.createGallery(name);
+        return importLinesWithProgress(g, file);
+      });
+      console.log(`imported ${count} examples into gallery ${name}`);
+      return;
+    }
     let document: unknown;
     try {
       document = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -208,4 +239,43 @@ export function registerGalleryCommand(program: Command): void {
     });
     console.log(`imported ${count} examples into gallery ${name}`);
   });
+}
+
+/** Whether the file starts with the header line of an export in JSON Lines. */
+function isJsonLines(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const text = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0)).toString('utf8');
+    return /^\s*\{[^\n]*"format"\s*:\s*"twinshot-gallery-lines"/.test(text);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Streams a JSON Lines export into the gallery, with a progress bar (by bytes read) on a terminal. */
+async function importLinesWithProgress(gallery: Gallery, file: string): Promise<number> {
+  const { SingleBar, Presets } = await import('cli-progress');
+  const total = fs.statSync(file).size;
+  const input = fs.createReadStream(file);
+  const bar = new SingleBar(
+    { format: 'importing [{bar}] {percentage}% | {examples} examples | {eta_formatted} left', noTTYOutput: false },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0, { examples: 0 });
+  let examples = 0;
+  input.on('data', () => bar.update(input.bytesRead, { examples }));
+  try {
+    const count = await gallery.importLines(readline.createInterface({ input, crlfDelay: Infinity }), {
+      onProgress: (written) => {
+        examples = written;
+        bar.update(input.bytesRead, { examples });
+      },
+    });
+    bar.update(total, { examples: count });
+    return count;
+  } finally {
+    bar.stop();
+    input.destroy();
+  }
 }

@@ -3,7 +3,15 @@
 import { TwinshotError } from '../errors.js';
 import { decodeImage } from '../data/image.js';
 import { embedderId, vectorDistance, type Embedder, type SearchMetric } from '../models/embedder.js';
-import type { ClassSummary, GalleryRecord, GalleryStore, MatchMode, NewExample } from './types.js';
+import type {
+  BulkLoadOptions,
+  ClassSummary,
+  ExampleBatches,
+  GalleryRecord,
+  GalleryStore,
+  MatchMode,
+  NewExample,
+} from './types.js';
 
 /** An encoded image file (PNG, JPEG, WebP, GIF), or pixels already decoded for the embedder. */
 export type ImageInput = Uint8Array | { pixels: Uint8Array };
@@ -62,6 +70,23 @@ export interface GalleryExport {
   exportedAt: string;
   examples: { label: string; vector: string; createdAt: string }[];
 }
+
+/**
+ * The first line of a gallery export in JSON Lines (`.jsonl`), for galleries too large for one
+ * JSON document; each following line is one example `{ label, vector, createdAt }`.
+ */
+export interface GalleryLinesHeader {
+  format: 'twinshot-gallery-lines';
+  version: 1;
+  name: string;
+  model: string;
+  dim: number;
+  metric: SearchMetric;
+  exportedAt: string;
+}
+
+/** Examples per batch when an import in JSON Lines is streamed into the store. */
+const IMPORT_BATCH = 10_000;
 
 export interface RecognizerOptions {
   /** Largest image accepted, in pixels (width x height, checked before decoding). */
@@ -303,6 +328,24 @@ export class Gallery {
     return this.#store.addExamples(this.name, examples);
   }
 
+  /**
+   * Adds a large number of vectors already embedded by this gallery's model, consumed batch by
+   * batch, in one transaction (an interrupted load leaves the gallery as it was); the search
+   * index is built once after the rows. Returns the number added.
+   * @example
+   * await gallery.addBulk(batchesOf10000, { onProgress: (n) => bar.update(n) });
+   * @throws TwinshotError ERR_ARGUMENT for a bad label, ERR_SHAPE for a vector of the wrong length (nothing is stored)
+   */
+  addBulk(batches: ExampleBatches, options: BulkLoadOptions = {}): Promise<number> {
+    async function* checked(): AsyncGenerator<readonly NewExample[]> {
+      for await (const batch of batches) {
+        for (const { label } of batch) checkLabel(label);
+        yield batch;
+      }
+    }
+    return this.#store.addBulk(this.name, checked(), options);
+  }
+
   /** Ranks the gallery's labels for one image; `label` is null when nothing is within the threshold. */
   async identify(image: ImageInput, options: IdentifyOptions = {}): Promise<Identification> {
     return (await this.identifyMany([image], options))[0]!;
@@ -364,6 +407,71 @@ export class Gallery {
       exportedAt: new Date().toISOString(),
       examples: examples.map(({ label, vector, createdAt }) => ({ label, vector: encodeVector(vector), createdAt })),
     };
+  }
+
+  /** Every example in JSON Lines: a {@link GalleryLinesHeader}, then one line per example. */
+  async *exportLines(): AsyncGenerator<string> {
+    const record = await this.info();
+    const header: GalleryLinesHeader = {
+      format: 'twinshot-gallery-lines',
+      version: 1,
+      name: record.name,
+      model: record.model,
+      dim: record.dim,
+      metric: record.metric,
+      exportedAt: new Date().toISOString(),
+    };
+    yield `${JSON.stringify(header)}\n`;
+    for (const { label, vector, createdAt } of await this.#store.exportExamples(this.name)) {
+      yield `${JSON.stringify({ label, vector: encodeVector(vector), createdAt })}\n`;
+    }
+  }
+
+  /**
+   * Adds an export in JSON Lines (see {@link Gallery#exportLines}), streamed line by line through
+   * {@link Gallery#addBulk}: all or nothing, whatever its size. Returns the number of examples added.
+   * @throws TwinshotError ERR_FORMAT for a malformed line (nothing is stored); ERR_CONFLICT when it comes from another model
+   */
+  async importLines(lines: AsyncIterable<string>, options: BulkLoadOptions = {}): Promise<number> {
+    const iterator = lines[Symbol.asyncIterator]();
+    let lineNumber = 1;
+    const first = await iterator.next();
+    let header: GalleryLinesHeader;
+    try {
+      header = JSON.parse(first.done ? '' : first.value) as GalleryLinesHeader;
+    } catch {
+      header = {} as GalleryLinesHeader;
+    }
+    if (header?.format !== 'twinshot-gallery-lines' || header.version !== 1) {
+      throw new TwinshotError(
+        'ERR_FORMAT',
+        'import: line 1 is not the header of a twinshot gallery export in JSON Lines (format "twinshot-gallery-lines", version 1)',
+      );
+    }
+    this.#recognizer.checkCompatible({ ...header, name: header.name ?? this.name });
+    async function* batches(): AsyncGenerator<NewExample[]> {
+      let batch: NewExample[] = [];
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        lineNumber++;
+        if (next.value.trim() === '') continue;
+        let example: { label?: unknown; vector?: unknown };
+        try {
+          example = JSON.parse(next.value) as typeof example;
+        } catch (error) {
+          throw new TwinshotError('ERR_FORMAT', `import: line ${lineNumber} is not JSON: ${(error as Error).message}`);
+        }
+        batch.push({
+          label: checkLabel(example?.label as string),
+          vector: decodeVector(String(example?.vector), header.dim, `import: line ${lineNumber}`),
+        });
+        if (batch.length === IMPORT_BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    }
+    return this.addBulk(batches(), options);
   }
 
   /**

@@ -11,7 +11,9 @@ export const DEFAULT_STORE_URL = 'sqlite:./twinshot-data/gallery.db';
 /**
  * Opens the store a URL names:
  * - `sqlite:PATH` (relative to the working folder; `sqlite::memory:` for a throwaway store),
- *   with `?synchronous=normal` to trade power-cut durability for one fsync less per write;
+ *   with `?synchronous=normal` to trade power-cut durability for one fsync less per write,
+ *   `?search=exact` to search every gallery exactly (no HNSW index), and `?exact_below=N` to move
+ *   the size from which a gallery is searched through its HNSW index (default 10,000);
  * - `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`), with `?schema=NAME` to keep
  *   twinshot's tables in their own schema.
  *
@@ -31,7 +33,22 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Galler
         `store URL ${url}: synchronous must be 'full' or 'normal'; got '${synchronous}'`,
       );
     }
-    return SqliteStore.open(file, { synchronous: synchronous as SqliteSynchronous });
+    const search = params.get('search') ?? 'auto';
+    if (search !== 'auto' && search !== 'exact') {
+      throw new TwinshotError('ERR_CONFIG', `store URL ${url}: search must be 'auto' or 'exact'; got '${search}'`);
+    }
+    const exactBelow = params.get('exact_below');
+    if (exactBelow !== null && !/^\d+$/.test(exactBelow)) {
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `store URL ${url}: exact_below must be a whole number; got '${exactBelow}'`,
+      );
+    }
+    return SqliteStore.open(file, {
+      synchronous: synchronous as SqliteSynchronous,
+      search,
+      ...(exactBelow === null ? {} : { exactBelow: Number(exactBelow) }),
+    });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const parsed = new URL(url);

@@ -5,8 +5,8 @@
 import pg from 'pg';
 import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
-import { insertExamples } from './postgres-bulk.js';
-import { createHnswIndex, searchExamples, searchMeans } from './postgres-index.js';
+import { BULK_LOAD_ROWS, copyExamples, insertExamples } from './postgres-bulk.js';
+import { createHnswIndex, dropHnswIndex, searchExamples, searchMeans } from './postgres-index.js';
 import { postgresKeys } from './postgres-keys.js';
 import {
   GalleryTables,
@@ -18,6 +18,8 @@ import {
 } from './postgres-tables.js';
 import type {
   ApiKeyRecord,
+  BulkLoadOptions,
+  ExampleBatches,
   ClassSummary,
   ExampleRecord,
   GalleryRecord,
@@ -273,6 +275,23 @@ export class PostgresStore implements GalleryStore {
         examples.map((e) => e.label),
       );
       return ids;
+    });
+  }
+
+  async addBulk(gallery: string, batches: ExampleBatches, options: BulkLoadOptions = {}): Promise<number> {
+    // One transaction: a killed client or a failed batch rolls everything back.
+    return this.#transaction('load examples', async (client) => {
+      const tables = await this.#require(client, gallery, 'share');
+      const count = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${tables.examples}`);
+      const existing = Number(count.rows[0]!.n);
+      // Into a small gallery, the index is dropped and built once after the rows; into a large
+      // one, each row goes through the maintained index (slower per row, but no full rebuild).
+      const rebuild = tables.isIndexed && existing < BULK_LOAD_ROWS;
+      if (rebuild) await dropHnswIndex(client, tables);
+      const { written, labels } = await copyExamples(client, tables, batches, options.onProgress);
+      await this.#refreshClasses(client, tables, [...labels]);
+      if (rebuild) await createHnswIndex(client, tables, existing + written);
+      return written;
     });
   }
 

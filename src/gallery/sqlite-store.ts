@@ -1,5 +1,6 @@
 // SqliteStore: the embedded gallery store (better-sqlite3, WAL). SQLite holds the durable copy;
-// each gallery's vectors are mirrored into an in-memory VectorIndex for exact search.
+// small galleries are mirrored into an in-memory VectorIndex for exact search, large ones are
+// searched through an HNSW index kept in a file beside the database (hnsw-index.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,8 +8,12 @@ import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
 import type { SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
+import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } from './hnsw-index.js';
+import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
 import type {
   ApiKeyRecord,
+  BulkLoadOptions,
+  ExampleBatches,
   ClassSummary,
   ExampleRecord,
   GalleryRecord,
@@ -23,6 +28,22 @@ import type {
 /** How hard SQLite syncs each commit to disk (PRAGMA synchronous). */
 export type SqliteSynchronous = 'full' | 'normal';
 
+/** 'auto': exact below `exactBelow` examples, HNSW at and above; 'exact': always exact. */
+export type SqliteSearch = 'auto' | 'exact';
+
+/**
+ * Galleries smaller than this are searched exactly: exact answers and no index to build, while an
+ * exact search still costs a few milliseconds (2.7 ms of CPU at 10,000 256-d vectors against 0.4 ms
+ * through HNSW; `npm run bench -- exact-or-hnsw`, docs/benchmarks.md).
+ */
+export const DEFAULT_EXACT_BELOW = 10_000;
+/** Missing rows added to an HNSW index on the event loop's thread; more go to the index worker. */
+const INLINE_CATCH_UP_ROWS = 1_000;
+/** An index is saved once this many rows were added or removed since its file was written. */
+const SAVE_EVERY_ROWS = 10_000;
+/** Candidates asked of the HNSW index at most while looking for k distinct labels. */
+const MAX_CANDIDATES = 16_384;
+
 export interface SqliteStoreOptions {
   /**
    * 'full' (default): every commit is fsynced before it returns, so an enrolment answered with
@@ -31,6 +52,10 @@ export interface SqliteStoreOptions {
    * saves one fsync per write. Enrolments are rare next to searches, so safety wins by default.
    */
   synchronous?: SqliteSynchronous;
+  /** 'auto' (default) or 'exact' (no approximate index, at any size). */
+  search?: SqliteSearch;
+  /** Examples below which a gallery is searched exactly (default {@link DEFAULT_EXACT_BELOW}). */
+  exactBelow?: number;
 }
 
 interface GalleryRow {
@@ -54,15 +79,37 @@ interface KeyRow {
   revoked_at: string | null;
 }
 
-/** An index mirrors one gallery as of (generation); `epoch` changes when rows are removed. */
-interface CachedIndex {
+/** An exact index mirrors one gallery as of (generation); `epoch` changes when rows are removed. */
+interface ExactState {
+  kind: 'exact';
   galleryId: number;
   generation: number;
   epoch: number;
   /** Largest example id loaded; ids only grow (AUTOINCREMENT), so newer rows are id > lastId. */
   lastId: number;
   index: VectorIndex;
+  /** Set while an HNSW index is being built to replace this one. */
+  isPromoting?: boolean;
 }
+
+/**
+ * An HNSW index of one gallery. Its answers are example ids whose labels are read from SQLite,
+ * so rows removed by another process drop out there; `index.lastId` says which rows it lacks.
+ */
+interface HnswState {
+  kind: 'hnsw';
+  galleryId: number;
+  generation: number;
+  epoch: number;
+  index: HnswIndex;
+  /** Rows added or removed since the index file was written. */
+  unsaved: number;
+  /** Class means for search by mean, as of (generation, epoch). */
+  means: { generation: number; epoch: number; index: VectorIndex } | null;
+  meansLoading: Promise<VectorIndex> | null;
+}
+
+type IndexState = ExactState | HnswState;
 
 const SCHEMA_VERSION = 1;
 
@@ -132,14 +179,26 @@ export class SqliteStore implements GalleryStore {
   readonly kind = 'sqlite' as const;
   readonly location: string;
   readonly #db: Database.Database;
-  readonly #indexes = new Map<string, CachedIndex>();
-  /** Loads in progress, so concurrent searches on a cold gallery read the table once. */
-  readonly #loading = new Map<string, Promise<CachedIndex>>();
+  readonly #indexes = new Map<string, IndexState>();
+  /** Loads and rebuilds in progress, so concurrent searches of a gallery wait for one. */
+  readonly #loading = new Map<string, Promise<IndexState>>();
+  /** The database file, or null for ':memory:' (indexes are then built inline and never saved). */
+  readonly #file: string | null;
+  /** Where HNSW index files live, beside the database file. */
+  readonly #folder: string | null;
+  readonly #search: SqliteSearch;
+  readonly #exactBelow: number;
+  readonly #synchronous: SqliteSynchronous;
   readonly #statements;
 
-  private constructor(db: Database.Database, location: string) {
+  private constructor(db: Database.Database, file: string, options: SqliteStoreOptions) {
     this.#db = db;
-    this.location = location;
+    this.location = `sqlite:${file}`;
+    this.#file = file === ':memory:' ? null : path.resolve(file);
+    this.#folder = this.#file === null ? null : indexFolder(this.#file);
+    this.#search = options.search ?? 'auto';
+    this.#synchronous = options.synchronous ?? 'full';
+    this.#exactBelow = options.exactBelow ?? DEFAULT_EXACT_BELOW;
     this.#statements = {
       gallery: db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?'),
       galleries: db.prepare<[], GalleryRow>('SELECT * FROM galleries ORDER BY name'),
@@ -165,7 +224,20 @@ export class SqliteStore implements GalleryStore {
       classes: db.prepare<[number], ClassSummary>(
         'SELECT label, count(*) AS examples FROM examples WHERE gallery_id = ? GROUP BY label ORDER BY label',
       ),
-      removeClass: db.prepare<[number, string]>('DELETE FROM examples WHERE gallery_id = ? AND label = ?'),
+      removeClass: db
+        .prepare<[number, string], [number]>('DELETE FROM examples WHERE gallery_id = ? AND label = ? RETURNING id')
+        .raw(),
+      countAfter: db.prepare<[number, number], { n: number }>(
+        'SELECT count(*) AS n FROM examples INDEXED BY examples_by_gallery WHERE gallery_id = ? AND id > ?',
+      ),
+      // The labels of the examples an HNSW search found (ids as a JSON array; removed ones are
+      // absent). Rowid lookups only: with gallery_id in the WHERE clause SQLite would scan the
+      // gallery's label index instead (milliseconds at 30,000 rows), so the gallery is checked after.
+      labelsOf: db
+        .prepare<[string], [number, string, number]>(
+          'SELECT id, label, gallery_id FROM examples WHERE id IN (SELECT value FROM json_each(?))',
+        )
+        .raw(),
       // Raw rows (arrays): loading 100,000s of rows skips building an object per row.
       rowsAfter: db
         .prepare<[number, number], [number, string, Buffer]>(
@@ -214,7 +286,10 @@ export class SqliteStore implements GalleryStore {
         db.close();
         throw error;
       }
-      return new SqliteStore(db, `sqlite:${file}`);
+      if (options.exactBelow !== undefined && !(Number.isInteger(options.exactBelow) && options.exactBelow >= 0)) {
+        throw new TwinshotError('ERR_CONFIG', `exactBelow must be a whole number; got ${options.exactBelow}`);
+      }
+      return new SqliteStore(db, file, options);
     } catch (error) {
       throw storeError('SQLite', `open ${file}`, error);
     }
@@ -292,10 +367,11 @@ export class SqliteStore implements GalleryStore {
       const row = this.#statements.gallery.get(name);
       if (!row) return false;
       this.#statements.deleteGallery.run(row.id);
-      return true;
+      return row.id;
     });
     this.#dropIndex(name);
-    return deleted;
+    if (deleted !== false && this.#folder) removeIndexFiles(this.#folder, deleted);
+    return deleted !== false;
   }
 
   async addExamples(gallery: string, examples: readonly NewExample[]): Promise<string[]> {
@@ -322,19 +398,102 @@ export class SqliteStore implements GalleryStore {
         .immediate(),
     );
     // Keep a warm index in step without re-reading: only when it was current before this write.
-    const cached = this.#indexes.get(gallery);
+    const state = this.#indexes.get(gallery);
     if (
-      cached &&
-      cached.galleryId === row.id &&
-      cached.generation === version.generation - 1 &&
-      cached.epoch === version.epoch
+      state &&
+      state.galleryId === row.id &&
+      state.generation === version.generation - 1 &&
+      state.epoch === version.epoch &&
+      ids.length > 0
     ) {
-      cached.index.add(examples);
-      cached.generation = version.generation;
-      // Ids only grow, so the last is the largest (no spread: it could be 100,000 arguments).
-      if (ids.length > 0) cached.lastId = ids[ids.length - 1]!;
+      if (state.kind === 'exact') {
+        state.index.add(examples);
+        state.generation = version.generation;
+        // Ids only grow, so the last is the largest (no spread: it could be 100,000 arguments).
+        state.lastId = ids[ids.length - 1]!;
+        this.#promoteIfLarge(gallery, state);
+      } else if (ids.length <= INLINE_CATCH_UP_ROWS) {
+        const packed = new Float32Array(ids.length * row.dim);
+        examples.forEach(({ vector }, i) => packed.set(vector, i * row.dim));
+        state.index.add(ids, packed);
+        state.generation = version.generation;
+        this.#noteUnsaved(state, ids.length);
+      }
+      // A larger write to an HNSW gallery is added by the index worker at the next search.
     }
     return ids.map(String);
+  }
+
+  async addBulk(gallery: string, batches: ExampleBatches, options: BulkLoadOptions = {}): Promise<number> {
+    // A connection of its own, so the open transaction holds only the load: the store's other
+    // calls keep reading committed data meanwhile (an in-memory database has just the one).
+    const db = this.#file === null ? this.#db : this.#openLoader();
+    let written = 0;
+    let galleryId: number;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const row = db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?').get(gallery);
+        if (!row) throw galleryNotFound(gallery);
+        galleryId = row.id;
+        const insert = db.prepare<[number, string, Buffer, string]>(
+          'INSERT INTO examples (gallery_id, label, vector, created_at) VALUES (?, ?, ?, ?)',
+        );
+        const now = new Date().toISOString();
+        for await (const batch of batches) {
+          for (const { label, vector } of batch) {
+            if (vector.length !== row.dim) {
+              throw new TwinshotError(
+                'ERR_SHAPE',
+                `vectors of gallery '${gallery}' have ${row.dim} values; got ${vector.length} (example ${written + 1})`,
+              );
+            }
+            insert.run(row.id, label, vectorToBlob(vector), now);
+            written++;
+          }
+          options.onProgress?.(written);
+          // Let the event loop serve others between batches.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (written > 0) db.prepare('UPDATE galleries SET generation = generation + 1 WHERE id = ?').run(row.id);
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    } catch (error) {
+      throw storeError('SQLite', 'load examples', error);
+    } finally {
+      if (db !== this.#db) db.close();
+    }
+    if (written > 0) await this.#indexAfterLoad(gallery, galleryId);
+    return written;
+  }
+
+  #openLoader(): Database.Database {
+    const db = new Database(this.#file!);
+    db.pragma(`synchronous = ${this.#synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    return db;
+  }
+
+  /** After a bulk load: a large enough gallery gets its HNSW index built now, once, by the worker. */
+  async #indexAfterLoad(gallery: string, galleryId: number): Promise<void> {
+    const row = this.#run('read a gallery', () => this.#statements.gallery.get(gallery));
+    if (!row || row.id !== galleryId || !this.#isHnswAllowed(row.metric)) return;
+    const total = this.#run('count examples', () => this.#statements.countAfter.get(row.id, 0)!.n);
+    if (total < this.#exactBelow) return;
+    const metric = row.metric;
+    await this.#once(gallery, async () => {
+      const existing = this.#indexes.get(gallery);
+      if (existing?.kind === 'hnsw' && existing.unsaved > 0) this.#save(existing);
+      const index = await this.#buildHnsw(row.id, row.dim, metric, null);
+      this.#dropIndex(gallery);
+      const state = this.#hnswState(row.id, index);
+      this.#indexes.set(gallery, state);
+      return state;
+    });
   }
 
   async listClasses(gallery: string): Promise<ClassSummary[]> {
@@ -342,77 +501,278 @@ export class SqliteStore implements GalleryStore {
   }
 
   async removeClass(gallery: string, label: string): Promise<number> {
-    const removed = this.#run('remove a class', () =>
+    const { ids, version } = this.#run('remove a class', () =>
       this.#db
         .transaction(() => {
           const row = this.#require(gallery);
-          const { changes } = this.#statements.removeClass.run(row.id, label);
-          if (changes > 0) this.#statements.bump.run(1, row.id);
-          return changes;
+          const ids = this.#statements.removeClass.all(row.id, label).map(([id]) => id);
+          const version =
+            ids.length > 0 ? (this.#statements.bump.get(1, row.id) as { generation: number; epoch: number }) : null;
+          return { ids, version };
         })
         .immediate(),
     );
-    // Removal re-reads the gallery at the next search (epoch changed); rare next to searches.
-    if (removed > 0) this.#dropIndex(gallery);
-    return removed;
+    const state = this.#indexes.get(gallery);
+    if (version && state?.kind === 'hnsw') {
+      // Removed from the graph at once; a search would skip them anyway (their rows are gone).
+      state.index.remove(ids);
+      if (state.generation === version.generation - 1 && state.epoch === version.epoch - 1) {
+        state.generation = version.generation;
+        state.epoch = version.epoch;
+      }
+      this.#noteUnsaved(state, ids.length);
+    } else if (version) {
+      // An exact index re-reads the gallery at the next search (epoch changed); rare next to searches.
+      this.#dropIndex(gallery);
+    }
+    return ids.length;
   }
 
   async search(gallery: string, queries: readonly Float32Array[], options: SearchOptions): Promise<Neighbour[][]> {
-    const cached = await this.#index(gallery);
+    const state = await this.#state(gallery);
+    const { dim } = state.index;
     for (const q of queries) {
-      if (q.length !== cached.index.dim) {
-        throw new TwinshotError(
-          'ERR_SHAPE',
-          `queries of gallery '${gallery}' need ${cached.index.dim} values; got ${q.length}`,
-        );
+      if (q.length !== dim) {
+        throw new TwinshotError('ERR_SHAPE', `queries of gallery '${gallery}' need ${dim} values; got ${q.length}`);
       }
     }
-    return cached.index.search(queries, options);
+    if (state.kind === 'exact') return state.index.search(queries, options);
+    if (options.by === 'mean') return (await this.#means(state)).search(queries, { k: options.k, by: 'example' });
+    return queries.map((query) => this.#searchHnsw(state, query, options.k));
+  }
+
+  /**
+   * k distinct labels from the HNSW index. Candidates are looked up in SQLite (removed rows are
+   * gone there); the candidate count grows (4k, 16k, ...) while the nearest examples share labels.
+   */
+  #searchHnsw(state: HnswState, query: Float32Array, k: number): Neighbour[] {
+    let count = Math.max(4 * k, 32);
+    for (;;) {
+      const { ids, distances } = state.index.search(query, count);
+      const labels = new Map<number, string>();
+      for (const [id, label, galleryId] of this.#run('read labels', () =>
+        this.#statements.labelsOf.all(JSON.stringify(ids)),
+      )) {
+        if (galleryId === state.galleryId) labels.set(id, label);
+      }
+      const best = new Map<string, number>();
+      ids.forEach((id, i) => {
+        const label = labels.get(id);
+        if (label !== undefined && !best.has(label)) best.set(label, distances[i]!);
+      });
+      if (best.size >= k || ids.length < count || count >= MAX_CANDIDATES) {
+        return [...best].slice(0, k).map(([label, distance]) => ({ label, distance }));
+      }
+      count = Math.min(count * 4, MAX_CANDIDATES);
+    }
+  }
+
+  /** Whether a gallery of this metric gets an HNSW index once it is large enough. */
+  #isHnswAllowed(metric: SearchMetric): metric is 'l2' | 'cosine' {
+    return this.#search === 'auto' && hasHnsw(metric);
   }
 
   /** The gallery's index, brought up to date with writes from this and other processes. */
-  async #index(gallery: string): Promise<CachedIndex> {
+  async #state(gallery: string): Promise<IndexState> {
     const version = this.#run('read a gallery', () => this.#statements.version.get(gallery));
     if (!version) {
       this.#dropIndex(gallery);
       throw galleryNotFound(gallery);
     }
-    let cached = this.#indexes.get(gallery);
-    if (cached && (cached.galleryId !== version.id || cached.epoch !== version.epoch)) {
+    const loading = this.#loading.get(gallery);
+    if (loading) await loading.catch(() => {});
+    let state = this.#indexes.get(gallery);
+    if (state && (state.galleryId !== version.id || (state.kind === 'exact' && state.epoch !== version.epoch))) {
       this.#dropIndex(gallery);
-      cached = undefined;
+      state = undefined;
     }
-    if (!cached) {
-      const loading = this.#loading.get(gallery) ?? this.#load(gallery);
-      this.#loading.set(gallery, loading);
-      try {
-        cached = await loading;
-      } finally {
-        this.#loading.delete(gallery);
+    if (!state) {
+      state = await this.#once(gallery, () => this.#open(gallery));
+    }
+    if (state.kind === 'exact') {
+      if (state.generation !== version.generation) {
+        // Another process appended rows: read only those (ids only grow).
+        this.#catchUp(state);
+        this.#promoteIfLarge(gallery, state);
       }
+      return state;
     }
-    if (cached.generation !== version.generation) {
-      // Another process appended rows: read only those (ids only grow).
-      this.#catchUp(cached);
+    if (state.generation !== version.generation || state.epoch !== version.epoch) {
+      const current = state;
+      state = await this.#once(gallery, () => this.#refreshHnsw(gallery, current, version));
     }
-    return cached;
+    return state;
   }
 
-  async #load(gallery: string): Promise<CachedIndex> {
+  /** Runs `load` once for concurrent callers of one gallery; later callers wait for the same promise. */
+  async #once(gallery: string, load: () => Promise<IndexState>): Promise<IndexState> {
+    const running = this.#loading.get(gallery);
+    if (running) return running;
+    const promise = load();
+    this.#loading.set(gallery, promise);
+    try {
+      return await promise;
+    } finally {
+      this.#loading.delete(gallery);
+    }
+  }
+
+  async #open(gallery: string): Promise<IndexState> {
     const row = this.#require(gallery);
-    const cached: CachedIndex = {
+    if (this.#isHnswAllowed(row.metric)) {
+      const saved = this.#folder ? latestIndexFile(this.#folder, row.id) : null;
+      const total = saved ? 0 : this.#run('count examples', () => this.#statements.countAfter.get(row.id, 0)!.n);
+      if (saved || total >= this.#exactBelow) {
+        const index = await this.#buildHnsw(row.id, row.dim, row.metric, saved?.file ?? null);
+        const state = this.#hnswState(row.id, index);
+        this.#indexes.set(gallery, state);
+        return state;
+      }
+    }
+    const state: ExactState = {
+      kind: 'exact',
       galleryId: row.id,
       generation: -1,
       epoch: row.epoch,
       lastId: 0,
       index: new VectorIndex(row.dim, row.metric),
     };
-    this.#catchUp(cached);
-    this.#indexes.set(gallery, cached);
-    return cached;
+    this.#catchUp(state);
+    this.#indexes.set(gallery, state);
+    return state;
   }
 
-  #catchUp(cached: CachedIndex): void {
+  #hnswState(galleryId: number, index: HnswIndex): HnswState {
+    // generation -1: the first search counts the rows after index.lastId and adds any.
+    return { kind: 'hnsw', galleryId, generation: -1, epoch: -1, index, unsaved: 0, means: null, meansLoading: null };
+  }
+
+  /**
+   * An up-to-date HNSW index: the saved file loaded as it is when it lacks few rows (they are
+   * added here), otherwise built or caught up by the index worker (on every core, off the event loop).
+   */
+  async #buildHnsw(
+    galleryId: number,
+    dim: number,
+    metric: 'l2' | 'cosine',
+    savedFile: string | null,
+  ): Promise<HnswIndex> {
+    if (savedFile) {
+      const index = this.#tryLoad(savedFile, dim, metric);
+      if (index) {
+        const missing = this.#run('count examples', () => this.#statements.countAfter.get(galleryId, index.lastId)!.n);
+        if (missing <= INLINE_CATCH_UP_ROWS) return index;
+      }
+    }
+    const task: BuildTask = { kind: 'build', galleryId, dim, metric, folder: this.#folder };
+    if (this.#file === null) return this.#run('build an index', () => buildIndex(this.#db, task));
+    const { file } = await runInWorker(this.#file, task);
+    const index = this.#tryLoad(file, dim, metric);
+    if (!index) throw new TwinshotError('ERR_STORE', `SQLite store could not read the index it built (${file})`);
+    return index;
+  }
+
+  #tryLoad(file: string, dim: number, metric: 'l2' | 'cosine'): HnswIndex | null {
+    try {
+      return HnswIndex.load(file, dim, metric);
+    } catch {
+      return null; // damaged or from another version: rebuilt from the database
+    }
+  }
+
+  /** Adds the rows another process (or a large write) appended, inline when few, else through the worker. */
+  async #refreshHnsw(
+    gallery: string,
+    state: HnswState,
+    version: { generation: number; epoch: number },
+  ): Promise<IndexState> {
+    const missing = this.#run(
+      'count examples',
+      () => this.#statements.countAfter.get(state.galleryId, state.index.lastId)!.n,
+    );
+    if (missing <= INLINE_CATCH_UP_ROWS) {
+      this.#run('read examples', () =>
+        forEachRows(this.#db, state.galleryId, state.index.dim, state.index.lastId, (ids, _labels, packed) =>
+          state.index.add(ids, packed),
+        ),
+      );
+      this.#noteUnsaved(state, missing);
+    } else {
+      // Save first, so the worker starts from this index rather than an older file.
+      if (state.unsaved > 0) this.#save(state);
+      const { dim, metric } = state.index;
+      state.index = await this.#buildHnsw(state.galleryId, dim, metric, null);
+      state.unsaved = 0;
+    }
+    state.generation = version.generation;
+    state.epoch = version.epoch;
+    this.#indexes.set(gallery, state);
+    return state;
+  }
+
+  /** Replaces an exact index that outgrew `exactBelow` by an HNSW index, built in the background. */
+  #promoteIfLarge(gallery: string, state: ExactState): void {
+    const { metric, dim } = state.index;
+    if (state.isPromoting || state.index.size < this.#exactBelow || !hasHnsw(metric) || this.#search !== 'auto') return;
+    state.isPromoting = true;
+    // Searches keep using the exact index meanwhile.
+    this.#buildHnsw(state.galleryId, dim, metric, null).then(
+      (index) => {
+        if (this.#indexes.get(gallery) !== state) return; // dropped or replaced meanwhile
+        const next = this.#hnswState(state.galleryId, index);
+        this.#indexes.set(gallery, next);
+        if (this.#folder) this.#save(next);
+        state.index.retire();
+      },
+      () => {
+        state.isPromoting = false; // tried again after the next write
+      },
+    );
+  }
+
+  #noteUnsaved(state: HnswState, rows: number): void {
+    state.unsaved += rows;
+    // Means are recomputed at the next search by mean; a search using them keeps them until it ends.
+    state.means?.index.retire();
+    state.means = null;
+    if (state.unsaved >= SAVE_EVERY_ROWS) this.#save(state);
+  }
+
+  /** Writes the index file (crash-safely); a failure leaves the older file, which catches up from SQLite. */
+  #save(state: HnswState): void {
+    if (!this.#folder) return;
+    try {
+      state.index.save(this.#folder, state.galleryId);
+      state.unsaved = 0;
+    } catch {
+      // Not fatal: the index in memory is current, and the next save or restart catches up.
+    }
+  }
+
+  /** Class means of an HNSW gallery as an exact index of one row per label, recomputed after writes. */
+  async #means(state: HnswState): Promise<VectorIndex> {
+    const { generation, epoch } = state;
+    if (state.means && state.means.generation === generation && state.means.epoch === epoch) return state.means.index;
+    state.meansLoading ??= (async () => {
+      try {
+        const task: MeansTask = { kind: 'means', galleryId: state.galleryId, dim: state.index.dim };
+        const means =
+          this.#file === null
+            ? this.#run('read examples', () => computeMeans(this.#db, task))
+            : await runInWorker(this.#file, task);
+        const index = new VectorIndex(state.index.dim, state.index.metric, { trackMeans: false });
+        index.addPacked(means.labels, means.means);
+        state.means?.index.retire();
+        state.means = { generation, epoch, index };
+        return index;
+      } finally {
+        state.meansLoading = null;
+      }
+    })();
+    return state.meansLoading;
+  }
+
+  #catchUp(cached: ExactState): void {
     this.#run('read examples', () =>
       this.#db
         .transaction(() => {
@@ -446,7 +806,9 @@ export class SqliteStore implements GalleryStore {
   }
 
   #dropIndex(gallery: string): void {
-    this.#indexes.get(gallery)?.index.retire();
+    const state = this.#indexes.get(gallery);
+    if (state?.kind === 'exact') state.index.retire();
+    if (state?.kind === 'hnsw') state.means?.index.retire();
     this.#indexes.delete(gallery);
   }
 
@@ -489,7 +851,12 @@ export class SqliteStore implements GalleryStore {
   }
 
   async close(): Promise<void> {
-    for (const name of [...this.#indexes.keys()]) this.#dropIndex(name);
+    await Promise.allSettled([...this.#loading.values()]);
+    for (const [name, state] of this.#indexes) {
+      // A clean shutdown saves what the file lacks, so a restart needs no catch-up.
+      if (state.kind === 'hnsw' && state.unsaved > 0) this.#save(state);
+      this.#dropIndex(name);
+    }
     if (this.#db.open) this.#db.close();
   }
 }

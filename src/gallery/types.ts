@@ -30,6 +30,14 @@ export interface NewExample {
   vector: Float32Array;
 }
 
+/** Examples in batches, as a bulk load consumes them. */
+export type ExampleBatches = AsyncIterable<readonly NewExample[]> | Iterable<readonly NewExample[]>;
+
+export interface BulkLoadOptions {
+  /** Called after each batch with the number of examples written so far (committed at the end). */
+  onProgress?: (written: number) => void;
+}
+
 export interface ExampleRecord {
   id: string;
   label: string;
@@ -99,12 +107,19 @@ export interface GalleryStore {
 
   /** Adds vectors in one transaction (all or none); returns their ids in order. */
   addExamples(gallery: string, examples: readonly NewExample[]): Promise<string[]>;
+  /**
+   * Adds a large number of vectors, consumed batch by batch (they need not all be in memory), in
+   * one transaction: an interrupted load leaves the gallery as it was. The search index is built
+   * once after the rows. Returns the number of vectors added.
+   */
+  addBulk(gallery: string, batches: ExampleBatches, options?: BulkLoadOptions): Promise<number>;
   listClasses(gallery: string): Promise<ClassSummary[]>;
   /** Removes every example of a label; returns how many were removed (0 when the label is absent). */
   removeClass(gallery: string, label: string): Promise<number>;
   /**
    * Ranks labels for each query vector, nearest first, at most `k` labels per query.
-   * The SQLite store is exact; the pgvector store uses its HNSW index (approximate for large galleries).
+   * Exact for small galleries; large ones are searched through an HNSW index (usearch in the SQLite
+   * store, pgvector's in PostgreSQL), approximately.
    */
   search(gallery: string, queries: readonly Float32Array[], options: SearchOptions): Promise<Neighbour[][]>;
   /** Every stored example, oldest first. */

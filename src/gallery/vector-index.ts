@@ -2,6 +2,7 @@
 // (the SQLite store's in-memory index). Distances come from one matrix product per chunk, run
 // on libuv's thread pool, so a search over 100,000 vectors does not block the event loop.
 import { callAsync, cat, empty, tensor, type Tensor } from '../engine/index.js';
+import { TwinshotError } from '../errors.js';
 import { vectorDistance, type SearchMetric } from '../models/embedder.js';
 import type { MatchMode, Neighbour } from './types.js';
 
@@ -69,9 +70,16 @@ export class VectorIndex {
   #queue: PendingSearch[] = [];
   #isSearching = false;
 
-  constructor(dim: number, metric: SearchMetric) {
+  readonly #isTrackingMeans: boolean;
+
+  /**
+   * @param options.trackMeans keep each label's sum for search by mean (default true); an index of
+   *   class means (one row per label) turns it off, saving 8 bytes x dim per label
+   */
+  constructor(dim: number, metric: SearchMetric, options: { trackMeans?: boolean } = {}) {
     this.dim = dim;
     this.metric = metric;
+    this.#isTrackingMeans = options.trackMeans ?? true;
   }
 
   /** Number of vectors held. */
@@ -147,7 +155,7 @@ export class VectorIndex {
       index = this.#labels.length;
       this.#labels.push(label);
       this.#labelIndex.set(label, index);
-      this.#sums.push(new Float64Array(this.dim));
+      if (this.#isTrackingMeans) this.#sums.push(new Float64Array(this.dim));
       this.#counts.push(0);
     }
     if (row >= this.#rowLabel.length) {
@@ -156,9 +164,10 @@ export class VectorIndex {
       this.#rowLabel = grown;
     }
     this.#rowLabel[row] = index;
+    this.#counts[index]! += 1;
+    if (!this.#isTrackingMeans) return;
     const sum = this.#sums[index]!;
     for (let i = 0; i < this.dim; i++) sum[i]! += vector[i]!;
-    this.#counts[index]! += 1;
   }
 
   #dropMeans(): void {
@@ -171,6 +180,7 @@ export class VectorIndex {
 
   #meanMatrix(): MeanMatrix {
     if (this.#means) return this.#means;
+    if (!this.#isTrackingMeans) throw new TwinshotError('ERR_INTERNAL', 'this index keeps no class means');
     const classes = this.#labels.length;
     const flat = new Float32Array(classes * this.dim);
     const norms = new Float32Array(classes);

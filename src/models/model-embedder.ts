@@ -2,10 +2,9 @@
 // runs in a worker thread (its own libtorch threads), so requests never block the event loop.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../engine/worker-thread.js';
 import { TwinshotError } from '../errors.js';
 import type { Embedder, EmbedderInfo, SearchMetric } from './embedder.js';
 import type { EmbedReply } from './embed-worker.js';
@@ -14,12 +13,6 @@ import { resolveModelFolder, type ModelCard } from './model-folder.js';
 export interface ModelEmbedderOptions {
   /** libtorch threads inside the worker (default: libtorch's default, every core). */
   threads?: number;
-}
-
-/** tsx's ESM register API (its package exports map 'tsx/esm/api' to this file for `import`). */
-function tsxEsmApi(): string {
-  const packageJson = createRequire(import.meta.url).resolve('tsx/package.json');
-  return pathToFileURL(path.join(path.dirname(packageJson), 'dist/esm/api/index.mjs')).href;
 }
 
 export class ModelEmbedder implements Embedder {
@@ -49,19 +42,10 @@ export class ModelEmbedder implements Embedder {
   /** Loads `dir` (config.json + model.safetensors) in a new worker thread. */
   static async open(dir: string, options: ModelEmbedderOptions = {}): Promise<ModelEmbedder> {
     dir = resolveModelFolder(dir);
-    const isSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(isSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url);
     const workerData = { dir, threads: options.threads };
     // Unreadable weights are reported by the worker, which fails to load them.
     const weights = await fs.promises.readFile(path.join(dir, 'model.safetensors')).catch(() => null);
-    // Run from TypeScript sources (tests, tsx), the worker first registers tsx's loader.
-    const worker = isSource
-      ? new Worker(
-          `import(${JSON.stringify(tsxEsmApi())})` +
-            `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`,
-          { eval: true, workerData },
-        )
-      : new Worker(entry, { workerData });
+    const worker = startWorker(import.meta.url, 'embed-worker', workerData);
     const ready = await new Promise<{ card: ModelCard; dim: number; metric: SearchMetric }>((resolve, reject) => {
       worker.once('message', (message: { type: string; card: ModelCard; dim: number; metric: SearchMetric; error?: { code?: string; message: string } }) => {
         if (message.type === 'ready') resolve(message);

@@ -68,28 +68,36 @@ export function randomVector(random: () => number, dim: number): Float32Array {
 }
 
 export interface StoreCase {
-  name: 'sqlite' | 'postgres';
+  name: 'sqlite' | 'sqlite-hnsw' | 'postgres';
   /** Opens a fresh, empty store; `reopen` opens the same data again (another connection or process). */
   open(): Promise<{ store: GalleryStore; url: string; reopen(): Promise<GalleryStore>; cleanup(): Promise<void> }>;
 }
 
-const sqliteCase: StoreCase = {
-  name: 'sqlite',
-  async open() {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-gallery-'));
-    const file = path.join(dir, 'gallery.db');
-    const store = SqliteStore.open(file);
-    return {
-      store,
-      url: `sqlite:${file}`,
-      reopen: async () => SqliteStore.open(file),
-      cleanup: async () => {
-        await store.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
+/** The SQLite store; `exactBelow` set low makes even test-sized galleries use the HNSW index. */
+function sqliteStoreCase(name: 'sqlite' | 'sqlite-hnsw', exactBelow?: number): StoreCase {
+  return {
+    name,
+    async open() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-gallery-'));
+      const file = path.join(dir, 'gallery.db');
+      const options = exactBelow === undefined ? {} : { exactBelow };
+      const store = SqliteStore.open(file, options);
+      return {
+        store,
+        url: `sqlite:${file}${exactBelow === undefined ? '' : `?exact_below=${exactBelow}`}`,
+        reopen: async () => SqliteStore.open(file, options),
+        cleanup: async () => {
+          await store.close();
+          fs.rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
+const sqliteCase = sqliteStoreCase('sqlite');
+/** Galleries of 50 examples or more are searched through HNSW: the approximate path at test sizes. */
+export const SQLITE_HNSW_CASE = sqliteStoreCase('sqlite-hnsw', 50);
 
 const postgresCase: StoreCase = {
   name: 'postgres',

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GalleryStore, Neighbour } from '../../src/gallery/types.js';
 import { vectorDistance, type SearchMetric } from '../../src/models/embedder.js';
 import { isTwinshotError } from '../../src/errors.js';
-import { STORE_CASES, randomVector, seededRandom } from './helpers.js';
+import { SQLITE_HNSW_CASE, STORE_CASES, randomVector, seededRandom } from './helpers.js';
 import { POSTGRES, reportIfMissing } from '../helpers/prerequisites.js';
 
 /** Labels ranked by their nearest example (or mean), computed the slow obvious way. */
@@ -46,7 +46,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
 
 reportIfMissing(POSTGRES, 'PostgresStore');
 
-describe.each(STORE_CASES)('$name store', (storeCase) => {
+describe.each([...STORE_CASES, SQLITE_HNSW_CASE])('$name store', (storeCase) => {
   let store: GalleryStore;
   let handle: Awaited<ReturnType<typeof storeCase.open>>;
   beforeAll(async () => {
@@ -166,7 +166,7 @@ describe.each(STORE_CASES)('$name store', (storeCase) => {
         }
         if (ranking.map((n) => n.label).join() === expected.map((n) => n.label).join()) agree++;
       });
-      // SQLite searches exactly; HNSW is approximate, but at 600 rows it should miss almost nothing.
+      // SQLite searches small galleries exactly; HNSW is approximate, but at 600 rows it should miss almost nothing.
       expect(agree).toBeGreaterThanOrEqual(storeCase.name === 'sqlite' ? queries.length : queries.length - 2);
     });
 
@@ -230,6 +230,47 @@ describe.each(STORE_CASES)('$name store', (storeCase) => {
       expect(await store.getGallery('g-bulk')).toMatchObject({ classes: 7001, examples: 7001 });
       const [byMean] = await store.search('g-bulk', [queries[1]!], { k: 1, by: 'mean' });
       expect(byMean![0]!.label).toBe(bruteForce('l2', rows, queries[1]!, 1, 'example')[0]!.label);
+    });
+  });
+
+  describe('GalleryStore#addBulk()', () => {
+    it('loads batches as they come, in one transaction, and searches them', async () => {
+      const dim = 8;
+      const random = seededRandom(21);
+      const rows = Array.from({ length: 300 }, (_, i) => ({ label: `u${i % 30}`, vector: randomVector(random, dim) }));
+      await store.createGallery({ name: 'g-load', model: 'm', dim, metric: 'l2' });
+      async function* batches() {
+        for (let i = 0; i < rows.length; i += 64) yield rows.slice(i, i + 64);
+      }
+      const progress: number[] = [];
+      expect(await store.addBulk('g-load', batches(), { onProgress: (n) => progress.push(n) })).toBe(300);
+      expect(progress).toEqual([64, 128, 192, 256, 300]);
+      expect(await store.getGallery('g-load')).toMatchObject({ classes: 30, examples: 300 });
+      const query = rows[7]!.vector;
+      const [ranking] = await store.search('g-load', [query], { k: 3, by: 'example' });
+      expect(ranking!.map((n) => n.label)).toEqual(bruteForce('l2', rows, query, 3, 'example').map((n) => n.label));
+      const [byMean] = await store.search('g-load', [query], { k: 3, by: 'mean' });
+      expect(byMean!.map((n) => n.label)).toEqual(bruteForce('l2', rows, query, 3, 'mean').map((n) => n.label));
+    });
+
+    it('stores nothing when a batch fails part-way, and the gallery answers as before', async () => {
+      const dim = 4;
+      await store.createGallery({ name: 'g-load-fail', model: 'm', dim, metric: 'l2' });
+      await store.addExamples('g-load-fail', [{ label: 'kept', vector: new Float32Array(dim) }]);
+      async function* batches() {
+        yield Array.from({ length: 100 }, (_, i) => ({ label: `x${i}`, vector: new Float32Array(dim).fill(i) }));
+        yield [{ label: 'bad', vector: new Float32Array(dim + 1) }];
+      }
+      await expectCode(store.addBulk('g-load-fail', batches()), 'ERR_SHAPE');
+      async function* failing() {
+        yield Array.from({ length: 100 }, (_, i) => ({ label: `y${i}`, vector: new Float32Array(dim).fill(i) }));
+        throw new Error('source broke');
+      }
+      await expect(store.addBulk('g-load-fail', failing())).rejects.toThrow('source broke');
+      expect(await store.listClasses('g-load-fail')).toEqual([{ label: 'kept', examples: 1 }]);
+      const [ranking] = await store.search('g-load-fail', [new Float32Array(dim).fill(3)], { k: 5, by: 'example' });
+      expect(ranking!.map((n) => n.label)).toEqual(['kept']);
+      await expectCode(store.addBulk('nope', [[{ label: 'x', vector: new Float32Array(dim) }]]), 'ERR_NOT_FOUND');
     });
   });
 

@@ -89,6 +89,23 @@ describe('twinshot gallery', () => {
       examples: [{}, {}],
     });
     expect(await twinshot('gallery', 'import', 'copy', exportFile, '--store', store)).toMatch(/imported 2 examples/);
+    // JSON Lines, for galleries too large for one document: streamed in, one transaction.
+    const linesFile = path.join(dir, 'shapes.jsonl');
+    expect(await twinshot('gallery', 'export', 'shapes', linesFile, '--store', store)).toMatch(/exported 2 examples/);
+    const lines = fs.readFileSync(linesFile, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ format: 'twinshot-gallery-lines', version: 1, name: 'shapes' });
+    expect(await twinshot('gallery', 'import', 'lines', linesFile, '--store', store)).toMatch(/imported 2 examples/);
+    expect(JSON.parse(await twinshot('gallery', 'list', 'lines', '--store', store, '--json'))).toEqual([
+      { label: 'circle', examples: 1 },
+      { label: 'cross', examples: 1 },
+    ]);
+    await expect(twinshot('gallery', 'import', 'lines', linesFile, '--replace', '--store', store)).rejects.toThrow(
+      /JSON Lines/,
+    );
+    fs.writeFileSync(linesFile, `${lines[0]}\n${lines[1]}\n{"label":"bad","vector":"AAAA"}\n`);
+    expect(await codeOf(twinshot('gallery', 'import', 'lines', linesFile, '--store', store))).toBe('ERR_FORMAT');
+    expect(JSON.parse(await twinshot('gallery', 'list', 'lines', '--store', store, '--json'))).toHaveLength(2);
 
     expect(await twinshot('gallery', 'remove', 'shapes', 'cross', '--store', store)).toMatch(
       /removed 'cross' \(1 example/,
