@@ -20,7 +20,18 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-quic',
+  // A fake camera that needs no permission prompt, for the pads' camera input.
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
 ];
+
+/** The two widths every page feature is checked at: a laptop and a phone. */
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+export const VIEWPORTS = [
+  ['desktop', DESKTOP],
+  ['phone', PHONE],
+] as const;
 
 export interface Browser {
   context: BrowserContext;
@@ -63,6 +74,36 @@ export interface Server {
   /** The runs folder the dashboard reads. */
   runsDir: string;
   close(): Promise<void>;
+}
+
+/** What went wrong in a page while it was watched: console errors and warnings, and failed requests. */
+export interface Trouble {
+  console: string[];
+  requests: string[];
+}
+
+/**
+ * Records console errors and warnings (Chromium reports invalid `pattern` attributes and failed
+ * loads there), uncaught exceptions, requests that failed (other than those the page cancelled),
+ * and responses of 400 or more.
+ */
+export function watch(page: Page): Trouble {
+  const trouble: Trouble = { console: [], requests: [] };
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning')
+      trouble.console.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => trouble.console.push(`uncaught: ${error.message}`));
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText ?? 'failed';
+    // Requests the page cancels itself (a stale recognition, a stream it stops following) are not failures.
+    if (reason !== 'net::ERR_ABORTED') trouble.requests.push(`${request.method()} ${request.url()}: ${reason}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400)
+      trouble.requests.push(`${response.request().method()} ${response.url()}: ${response.status()}`);
+  });
+  return trouble;
 }
 
 /** The real service (pixel baseline, fresh SQLite store) serving the built page, on a free port. */
@@ -123,6 +164,8 @@ export const SYMBOLS = {
 
 /** Draws strokes on a canvas with the mouse (pointer events, as a person would). */
 export async function draw(page: Page, canvasSelector: string, strokes: Strokes): Promise<void> {
+  // On a phone the canvas may be below the fold, where the mouse cannot reach.
+  await page.locator(canvasSelector).scrollIntoViewIfNeeded();
   const box = await page.locator(canvasSelector).boundingBox();
   if (!box) throw new Error(`${canvasSelector} is not visible`);
   const at = ([x, y]: [number, number]): [number, number] => [box.x + x * box.width, box.y + y * box.height];

@@ -1,14 +1,28 @@
-// Teach and recognise: draw one example of a few new symbols, enrol each into a gallery of the
-// service, then draw a query and see the gallery's symbols ranked with confidence bars.
-import { ApiError, call, messageOf, type ClassSummary, type Identification } from '../api.js';
+// Teach and recognise: draw (or upload, or photograph) examples of a few new symbols, enrol each
+// into a gallery of the service, then draw a query and see the gallery's symbols ranked with
+// confidence bars, recognised again after every stroke.
+import { ApiError, call, isAbort, sayError, type ClassSummary, type GalleryInfo, type Identification } from '../api.js';
 import { DrawPad } from '../draw-pad.js';
-import { h, messageLine, percent, replace, say } from '../dom.js';
+import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
 import type { Page } from '../page.js';
 
 const GALLERY_STORAGE = 'twinshot.gallery';
 const THUMBS_STORAGE = 'twinshot.thumbnails.';
 const DEFAULT_GALLERY = 'playground';
 const GALLERY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * The same rule for the input's `pattern` attribute, which browsers compile with the `v` flag
+ * (anchored for us): there a '-' inside a class must be escaped.
+ */
+const GALLERY_NAME_ATTRIBUTE = '[A-Za-z0-9._\\-]{1,64}';
+/** The service's label rule (checkLabel in src/gallery/gallery.ts): checked here before sending. */
+const MAX_LABEL = 200;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/** The service's default of images per request (limits.imagesPerRequest): larger uploads go in parts. */
+const IMAGES_PER_REQUEST = 16;
+/** Quiet time after a stroke before the drawing is recognised (a new stroke restarts it). */
+const LIVE_DELAY_MS = 250;
 
 function stored(key: string, fallback: string): string {
   try {
@@ -30,8 +44,21 @@ function store(key: string, value: string | null): void {
 const path = (gallery: string, ...rest: string[]): string =>
   ['/v1/galleries', gallery, ...rest].map((p, i) => (i === 0 ? p : encodeURIComponent(p))).join('/');
 
+/** What is wrong with a label, or null when the service will take it. */
+function labelProblem(label: string): string | null {
+  if (!label) return 'Give the symbol a name first.';
+  if (label.length > MAX_LABEL)
+    return `A name can be at most ${MAX_LABEL} characters; this one has ${label.length}. Shorten it.`;
+  if (CONTROL_CHARACTERS.test(label)) return 'A name cannot contain line breaks or other control characters.';
+  return null;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function createTeachPage(): Page {
   let gallery = stored(GALLERY_STORAGE, DEFAULT_GALLERY);
+  /** Whether the gallery exists on the service (null until the first look). */
+  let exists: boolean | null = null;
   let classes: ClassSummary[] = [];
   let busy = false;
 
@@ -51,49 +78,82 @@ export function createTeachPage(): Page {
     value: gallery,
     autocomplete: 'off',
     spellcheck: 'false',
-    pattern: GALLERY_NAME.source,
+    pattern: GALLERY_NAME_ATTRIBUTE,
     'aria-describedby': 'gallery-help',
   });
   const clearGallery = h('button', { type: 'button', id: 'clear-gallery', class: 'danger' }, 'Clear gallery');
   const gallerySummary = h('span', { id: 'gallery-summary', class: 'muted' });
   const galleryMessage = messageLine('gallery-message');
 
-  const teachPad = new DrawPad({ id: 'teach-pad', label: 'a new symbol to teach', onChange: () => sync() });
+  const teachPad = new DrawPad({
+    id: 'teach-pad',
+    label: 'a new symbol to teach',
+    multiple: true,
+    onChange: () => {
+      if (!busy) unsay(teachMessage);
+    },
+  });
   const labelInput = h('input', {
     id: 'teach-label',
     autocomplete: 'off',
-    maxlength: 200,
     placeholder: 'e.g. spiral',
+    'aria-describedby': 'teach-label-help',
   });
   const teachButton = h('button', { type: 'submit', id: 'teach-add', class: 'primary' }, 'Add to gallery');
   const teachMessage = messageLine('teach-message');
   const taughtList = h('ul', { id: 'taught', class: 'taught', 'aria-label': 'Symbols in the gallery' });
 
-  const queryPad = new DrawPad({ id: 'query-pad', label: 'a symbol to recognise', onChange: () => sync() });
+  const queryPad = new DrawPad({ id: 'query-pad', label: 'a symbol to recognise', onChange: () => queryChanged() });
   const recogniseButton = h('button', { type: 'submit', id: 'recognise', class: 'primary' }, 'Recognise');
   const queryMessage = messageLine('query-message');
   const results = h('div', { id: 'results', class: 'results', 'aria-live': 'polite' });
 
   const teachForm = h(
     'form',
-    { class: 'card', 'aria-labelledby': 'teach-heading', novalidate: true },
-    h('h3', { id: 'teach-heading' }, '1. Teach a symbol'),
-    h('p', { class: 'hint' }, 'Draw one example of a new symbol, name it, and add it. One drawing is enough.'),
-    teachPad.element,
-    h('div', { class: 'row' }, h('label', { for: 'teach-label' }, 'Name'), labelInput, teachButton),
-    teachMessage,
-    h('h4', {}, 'In the gallery'),
-    taughtList,
+    { class: 'card level', 'aria-labelledby': 'teach-heading', novalidate: true },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h3', { id: 'teach-heading' }, '1. Teach a symbol'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Draw one example of a new symbol, name it, and add it. One drawing is enough; you can also upload several ' +
+          'images of it at once.',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'card-body' },
+      teachPad.element,
+      h('div', { class: 'row' }, h('label', { for: 'teach-label' }, 'Name'), labelInput, teachButton),
+      h('span', { id: 'teach-label-help', class: 'visually-hidden' }, `Up to ${MAX_LABEL} characters`),
+      teachMessage,
+      h('h4', {}, 'In the gallery'),
+      taughtList,
+    ),
   );
   const queryForm = h(
     'form',
-    { class: 'card', 'aria-labelledby': 'query-heading', novalidate: true },
-    h('h3', { id: 'query-heading' }, '2. Recognise'),
-    h('p', { class: 'hint' }, 'Draw one of the symbols again, a little differently, and ask which it is.'),
-    queryPad.element,
-    h('div', { class: 'row' }, recogniseButton),
-    queryMessage,
-    results,
+    { class: 'card level', 'aria-labelledby': 'query-heading', novalidate: true },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h3', { id: 'query-heading' }, '2. Recognise'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Draw one of the symbols again, a little differently: it is recognised after every stroke.',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'card-body' },
+      queryPad.element,
+      h('div', { class: 'row' }, recogniseButton),
+      queryMessage,
+      results,
+    ),
   );
 
   const element = h(
@@ -121,13 +181,10 @@ export function createTeachPage(): Page {
 
   function sync(): void {
     teachButton.disabled = busy;
-    recogniseButton.disabled = busy;
-    clearGallery.disabled = busy;
+    clearGallery.disabled = busy || exists !== true;
     const n = classes.reduce((sum, c) => sum + c.examples, 0);
     gallerySummary.textContent =
-      classes.length === 0
-        ? 'empty'
-        : `${classes.length} symbol${classes.length === 1 ? '' : 's'}, ${n} example${n === 1 ? '' : 's'}`;
+      classes.length === 0 ? 'empty' : `${plural(classes.length, 'symbol')}, ${plural(n, 'example')}`;
   }
 
   function renderTaught(): void {
@@ -146,7 +203,7 @@ export function createTeachPage(): Page {
             ? h('img', { src: pictures[c.label], alt: '', width: 40, height: 40 })
             : h('span', { class: 'no-thumb', 'aria-hidden': 'true' }, '?'),
           h('span', { class: 'taught-label' }, c.label),
-          h('span', { class: 'muted' }, `${c.examples} example${c.examples === 1 ? '' : 's'}`),
+          h('span', { class: 'muted' }, plural(c.examples, 'example')),
           h(
             'button',
             {
@@ -178,16 +235,23 @@ export function createTeachPage(): Page {
     // Only the latest load counts: switching galleries quickly must not show the previous one's list.
     const load = ++loads;
     try {
-      const listed = (await call<{ classes: ClassSummary[] }>('GET', path(gallery, 'classes'))).classes;
+      // A gallery that does not exist yet is simply empty (it is created on the first enrolment), so
+      // look it up in the list rather than asking for its classes and getting a 404.
+      const { galleries } = await call<{ galleries: GalleryInfo[] }>('GET', '/v1/galleries');
       if (load !== loads) return;
+      const found = galleries.some((g) => g.name === gallery);
+      const listed = found ? (await call<{ classes: ClassSummary[] }>('GET', path(gallery, 'classes'))).classes : [];
+      if (load !== loads) return;
+      exists = found;
       classes = listed;
-      say(galleryMessage, '');
+      if (galleryMessage.dataset.kind === 'error') unsay(galleryMessage);
     } catch (error) {
       if (load !== loads) return;
-      classes = [];
-      // A gallery that does not exist yet is simply empty: it is created on the first enrolment.
-      if (!(error instanceof ApiError && error.status === 404)) say(galleryMessage, messageOf(error), 'error');
-      else say(galleryMessage, '');
+      if (error instanceof ApiError && error.status === 404) {
+        // deleted in between, by another tab or client
+        exists = false;
+        classes = [];
+      } else sayError(galleryMessage, error);
     }
     renderTaught();
     sync();
@@ -196,25 +260,39 @@ export function createTeachPage(): Page {
   async function teach(): Promise<void> {
     const label = labelInput.value.trim();
     if (teachPad.isEmpty()) return say(teachMessage, 'Draw the symbol (or upload an image) first.', 'error');
-    if (!label) {
+    const problem = labelProblem(label);
+    if (problem) {
       labelInput.focus();
-      return say(teachMessage, 'Give the symbol a name first.', 'error');
+      return say(teachMessage, problem, 'error');
     }
     await withBusy(async () => {
-      say(teachMessage, `Adding “${label}”…`);
+      const count = teachPad.count;
+      say(teachMessage, `Adding “${label}”${count > 1 ? ` (${count} images)` : ''}…`);
       try {
-        const image = await teachPad.toBlob();
-        await call('PUT', path(gallery));
-        const form = new FormData();
-        form.append('image', image, 'drawing.png');
-        await call('POST', path(gallery, 'classes', label, 'examples'), form);
+        const images = await teachPad.toBlobs();
+        if (exists !== true) await call('PUT', path(gallery));
+        exists = true;
+        for (let start = 0; start < images.length; start += IMAGES_PER_REQUEST) {
+          const form = new FormData();
+          images
+            .slice(start, start + IMAGES_PER_REQUEST)
+            .forEach((image, i) => form.append('image', image, `example-${start + i + 1}.png`));
+          await call('POST', path(gallery, 'classes', label, 'examples'), form);
+        }
         saveThumbs({ ...thumbs(), [label]: teachPad.thumbnail() });
-        say(teachMessage, `Added “${label}”. Teach another symbol, or draw one on the right to recognise it.`, 'ok');
+        // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
+        say(
+          teachMessage,
+          `Added “${label}”${count > 1 ? ` with ${count} examples` : ''}. Teach another symbol, or draw it again ` +
+            'in “2. Recognise” to test it.',
+          'ok',
+        );
         await loadClasses();
+        if (!queryPad.isEmpty()) void recognise();
       } catch (error) {
-        say(teachMessage, messageOf(error), 'error');
+        sayError(teachMessage, error);
       }
     });
   }
@@ -228,28 +306,64 @@ export function createTeachPage(): Page {
         saveThumbs(pictures);
         say(galleryMessage, `Removed “${label}”.`, 'ok');
         await loadClasses();
+        queryChanged();
       } catch (error) {
-        say(galleryMessage, messageOf(error), 'error');
+        sayError(galleryMessage, error);
       }
     });
   }
 
+  // ---- recognition: after each stroke (debounced), the newest drawing only ---------------------
+  let liveTimer: number | undefined;
+  let inflight: AbortController | null = null;
+
+  function cancelRecognition(): void {
+    window.clearTimeout(liveTimer);
+    inflight?.abort();
+    inflight = null;
+    results.removeAttribute('aria-busy');
+  }
+
+  function queryChanged(): void {
+    cancelRecognition();
+    if (queryPad.isEmpty()) {
+      replace(results);
+      unsay(queryMessage);
+      return;
+    }
+    liveTimer = window.setTimeout(() => void recognise(), LIVE_DELAY_MS);
+  }
+
   async function recognise(): Promise<void> {
+    cancelRecognition();
     if (queryPad.isEmpty()) return say(queryMessage, 'Draw a symbol (or upload an image) first.', 'error');
-    if (classes.length === 0) return say(queryMessage, 'The gallery is empty: teach a symbol first.', 'error');
-    await withBusy(async () => {
-      say(queryMessage, 'Comparing…');
-      try {
-        const form = new FormData();
-        form.append('image', await queryPad.toBlob(), 'query.png');
-        form.append('k', '5');
-        const result = await call<Identification>('POST', path(gallery, 'identify'), form);
-        say(queryMessage, '');
-        renderResults(result);
-      } catch (error) {
-        say(queryMessage, messageOf(error), 'error');
+    if (classes.length === 0) {
+      replace(results);
+      return say(queryMessage, 'The gallery is empty: teach a symbol in “1. Teach a symbol” first.', 'error');
+    }
+    const controller = new AbortController();
+    inflight = controller;
+    results.setAttribute('aria-busy', 'true');
+    say(queryMessage, 'Recognising…');
+    try {
+      const form = new FormData();
+      form.append('image', await queryPad.toBlob(), 'query.png');
+      form.append('k', '5');
+      if (controller.signal.aborted) return;
+      const result = await call<Identification>('POST', path(gallery, 'identify'), form, controller.signal);
+      if (controller !== inflight) return;
+      unsay(queryMessage);
+      renderResults(result);
+    } catch (error) {
+      if (isAbort(error) || controller !== inflight) return;
+      replace(results);
+      sayError(queryMessage, error);
+    } finally {
+      if (controller === inflight) {
+        inflight = null;
+        results.removeAttribute('aria-busy');
       }
-    });
+    }
   }
 
   function renderResults(result: Identification): void {
@@ -303,6 +417,13 @@ export function createTeachPage(): Page {
           ),
         ),
       ),
+      h(
+        'p',
+        { class: 'hint', id: 'confidence-note' },
+        'Each percentage is the model’s calibrated probability that your drawing shows that symbol, judged for ' +
+          'each symbol on its own, so together they need not add up to 100%. d is the distance between the two ' +
+          `embeddings; the model calls a match at ${result.threshold.toFixed(2)} or less.`,
+      ),
     );
   }
 
@@ -314,18 +435,26 @@ export function createTeachPage(): Page {
     event.preventDefault();
     void recognise();
   });
+  labelInput.addEventListener('input', () => {
+    if (teachMessage.dataset.kind === 'error') unsay(teachMessage);
+  });
   clearGallery.addEventListener('click', () => {
     void withBusy(async () => {
       try {
         await call('DELETE', path(gallery));
       } catch (error) {
-        if (!(error instanceof ApiError && error.status === 404)) return say(galleryMessage, messageOf(error), 'error');
+        if (!(error instanceof ApiError && error.status === 404)) return sayError(galleryMessage, error);
       }
       saveThumbs(null);
+      cancelRecognition();
       replace(results);
+      unsay(queryMessage);
       say(galleryMessage, `Cleared gallery “${gallery}”.`, 'ok');
       await loadClasses();
     });
+  });
+  galleryInput.addEventListener('input', () => {
+    if (galleryMessage.dataset.kind === 'error') unsay(galleryMessage);
   });
   galleryInput.addEventListener('change', () => {
     const name = galleryInput.value.trim();
@@ -334,9 +463,15 @@ export function createTeachPage(): Page {
       return;
     }
     gallery = name;
+    exists = null;
     store(GALLERY_STORAGE, name);
+    unsay(galleryMessage);
+    cancelRecognition();
     replace(results);
-    void loadClasses();
+    unsay(queryMessage);
+    void loadClasses().then(() => {
+      if (!queryPad.isEmpty()) queryChanged();
+    });
   });
 
   renderTaught();
@@ -344,6 +479,9 @@ export function createTeachPage(): Page {
   return {
     element,
     show: () => void loadClasses(),
-    hide: () => {},
+    hide: () => {
+      teachPad.stopCamera();
+      queryPad.stopCamera();
+    },
   };
 }
