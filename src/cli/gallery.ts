@@ -143,11 +143,14 @@ export function registerGalleryCommand(program: Command): void {
   withStoreOptions(
     gallery
       .command('export')
-      .description("write a gallery's vectors as JSON (to a file, or to stdout)")
+      .description("write a gallery's vectors, model identity and pictures as JSON (to a file, or to stdout)")
       .argument('<gallery>', 'gallery name')
-      .argument('[file]', 'output file'),
-  ).action(async (name: string, file: string | undefined, options: StoreOptions) => {
-    const document = await withRecognizer(options, async (recognizer) => (await recognizer.gallery(name)).export());
+      .argument('[file]', 'output file')
+      .option('--no-pictures', "leave out the examples' pictures (a smaller file)"),
+  ).action(async (name: string, file: string | undefined, options: StoreOptions & { pictures: boolean }) => {
+    const document = await withRecognizer(options, async (recognizer) =>
+      (await recognizer.gallery(name)).export({ pictures: options.pictures }),
+    );
     const text = JSON.stringify(document);
     if (file === undefined) process.stdout.write(`${text}\n`);
     else {

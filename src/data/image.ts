@@ -99,6 +99,30 @@ export async function decodeImage(
   }
 }
 
+/** Longest side of the pictures galleries keep with their examples (see makePicture). */
+export const PICTURE_SIDE = 256;
+
+/**
+ * A small PNG of an image for people to look at (the picture a gallery keeps with an example): on
+ * white like decodeImage's input, at most PICTURE_SIDE pixels a side, never enlarged. Large enough
+ * to show and to embed again at Omniglot's 105 pixels; a drawing is a few kilobytes.
+ * @throws TwinshotError ERR_IMAGE when the bytes are not an image, or exceed maxPixels
+ */
+export async function makePicture(bytes: Uint8Array, limits: DecodeLimits = {}): Promise<Uint8Array> {
+  if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
+  const sharp = await loadSharp();
+  try {
+    const png = await sharp(bytes, { limitInputPixels: limits.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
+      .flatten({ background: '#ffffff' })
+      .resize(PICTURE_SIDE, PICTURE_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .png({ compressionLevel: 9, palette: false })
+      .toBuffer();
+    return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+  } catch (error) {
+    throw imageError(`not a readable image (${(error as Error).message}); use PNG, JPEG, WebP or GIF`, error);
+  }
+}
+
 /**
  * Pictures up to this many pixels are framed and resized in JavaScript, exactly as the data sets
  * are (a few milliseconds at most); larger ones entirely in libvips' threads, so that no image

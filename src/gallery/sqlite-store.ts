@@ -7,10 +7,13 @@ import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
 import type { SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
+import { PICTURES_SCHEMA, SqlitePictures } from './sqlite-pictures.js';
 import type {
   ApiKeyRecord,
   ClassSummary,
+  ExamplePicture,
   ExampleRecord,
+  ExampleSummary,
   GalleryRecord,
   GallerySpec,
   GalleryStore,
@@ -136,10 +139,12 @@ export class SqliteStore implements GalleryStore {
   /** Loads in progress, so concurrent searches on a cold gallery read the table once. */
   readonly #loading = new Map<string, Promise<CachedIndex>>();
   readonly #statements;
+  readonly #pictures: SqlitePictures;
 
   private constructor(db: Database.Database, location: string) {
     this.#db = db;
     this.location = location;
+    this.#pictures = new SqlitePictures(db);
     this.#statements = {
       gallery: db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?'),
       galleries: db.prepare<[], GalleryRow>('SELECT * FROM galleries ORDER BY name'),
@@ -209,6 +214,8 @@ export class SqliteStore implements GalleryStore {
           );
         }
         db.exec(SCHEMA);
+        // Added in place to databases made before examples kept pictures.
+        db.exec(PICTURES_SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       } catch (error) {
         db.close();
@@ -459,6 +466,22 @@ export class SqliteStore implements GalleryStore {
         createdAt: row.created_at,
       })),
     );
+  }
+
+  async putPictures(gallery: string, pictures: readonly { id: string; picture: ExamplePicture }[]): Promise<void> {
+    this.#run('keep pictures', () => this.#pictures.put(this.#require(gallery).id, pictures));
+  }
+
+  async getPictures(gallery: string, ids: readonly string[]): Promise<Map<string, ExamplePicture>> {
+    return this.#run('read pictures', () => this.#pictures.get(this.#require(gallery).id, ids));
+  }
+
+  async classPictures(gallery: string): Promise<Map<string, string>> {
+    return this.#run('read pictures', () => this.#pictures.byClass(this.#require(gallery).id));
+  }
+
+  async listExamples(gallery: string, label: string): Promise<ExampleSummary[]> {
+    return this.#run('list examples', () => this.#pictures.list(this.#require(gallery).id, label));
   }
 
   async createKey(key: ApiKeyRecord): Promise<void> {
