@@ -1,6 +1,6 @@
-// The explorer on a server without Omniglot, and the training dashboard before and after a run
-// appears, at a laptop's and a phone's width: short messages without server paths or backticks, no
-// empty tiles, and chart labels as large on a phone as on a laptop.
+// The explorer on a server without Omniglot, and the training dashboard before a run appears, while
+// it runs and once it has finished, at a laptop's and a phone's width: short messages without
+// server paths or backticks, no empty tiles, and chart labels as large on a phone as on a laptop.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -62,7 +62,7 @@ for (const [name, viewport] of VIEWPORTS) {
       await page.close();
     });
 
-    it('shows "–" in every tile before a run, and readable chart labels once there is one', async () => {
+    it('shows "–" in every tile before a run, readable chart labels once there is one, and when it has finished', async () => {
       const run = `run-${name}`;
       fs.rmSync(path.join(server.runsDir), { recursive: true, force: true });
       fs.mkdirSync(server.runsDir);
@@ -73,7 +73,7 @@ for (const [name, viewport] of VIEWPORTS) {
       const tiles = await page.locator('#run-tiles dd').allTextContents();
       expect(tiles).toEqual(['–', '–', '–', '–', '–']);
 
-      writeRun(run, 1500);
+      const dir = writeRun(run, 1500);
       await page.click('#runs-refresh');
       await expect.poll(() => page.getAttribute('#loss-chart', 'data-points')).toBe('30');
       expect(await page.textContent('#tile-step')).toBe('1500');
@@ -98,6 +98,13 @@ for (const [name, viewport] of VIEWPORTS) {
         const width = await page.locator(chart).evaluate((svg) => svg.getBoundingClientRect().width);
         expect(width).toBeLessThanOrEqual(viewport.width);
       }
+
+      // While the log grows the run is live; once `twinshot train` writes metrics.svg, it has ended.
+      await expect.poll(() => page.getAttribute('#run-live', 'data-state')).toBe('live');
+      fs.writeFileSync(path.join(dir, 'metrics.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+      await expect.poll(() => page.getAttribute('#run-live', 'data-state')).toBe('finished');
+      expect(await page.textContent('#run-live')).toContain('Finished');
+      expect(await page.textContent('#run-live')).not.toContain('Live');
       await page.close();
     });
   });

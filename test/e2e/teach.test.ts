@@ -122,7 +122,7 @@ for (const [name, viewport] of VIEWPORTS) {
       await page.fill('#teach-label', 'ring');
       await page.click('#teach-add');
       await expect.poll(() => page.textContent('#teach-message')).toContain('Added “ring” with 3 examples');
-      expect(await classesOf(gallery)).toEqual([{ label: 'ring', examples: 3 }]);
+      expect(await classesOf(gallery)).toMatchObject([{ label: 'ring', examples: 3 }]);
       expect(await page.textContent('#gallery-summary')).toBe('1 symbol, 3 examples');
       await page.close();
     });
@@ -140,7 +140,7 @@ for (const [name, viewport] of VIEWPORTS) {
       await page.fill('#teach-label', 'pattern');
       await page.click('#teach-add');
       await expect.poll(() => page.textContent('#teach-message')).toContain('Added “pattern”');
-      expect(await classesOf(gallery)).toEqual([{ label: 'pattern', examples: 1 }]);
+      expect(await classesOf(gallery)).toMatchObject([{ label: 'pattern', examples: 1 }]);
       await page.close();
 
       // A browser without getUserMedia (plain http on a network address has none): no camera button.

@@ -165,6 +165,14 @@ export interface GalleryInfo {
 export interface ClassSummary {
   label: string;
   examples: number;
+  /** Path of a picture of one of its examples (fetch it with the key), or null. */
+  picture?: string | null;
+}
+
+export interface ExampleSummary {
+  id: string;
+  createdAt: string;
+  picture: string | null;
 }
 
 export interface ExplorerCandidate {

@@ -159,21 +159,6 @@ export class DrawPad {
     return this.#files.length > 0 ? [...this.#files] : [await this.toBlob()];
   }
 
-  /** A small PNG data URL of what is shown, for lists of taught symbols. */
-  thumbnail(side = 56): string {
-    const small = h('canvas', { width: side, height: side });
-    const context = small.getContext('2d')!;
-    context.fillStyle = PAPER;
-    context.fillRect(0, 0, side, side);
-    const source = this.#files.length > 0 ? this.#preview : this.canvas;
-    try {
-      context.drawImage(source, 0, 0, side, side);
-    } catch {
-      // an upload the browser cannot decode: a blank thumbnail
-    }
-    return small.toDataURL('image/png');
-  }
-
   /** Removes every stroke and the upload. */
   clear(): void {
     this.#strokes = [];

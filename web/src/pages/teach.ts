@@ -1,13 +1,26 @@
 // Teach and recognise: draw (or upload, or photograph) examples of a few new symbols, enrol each
-// into a gallery of the service, then draw a query and see the gallery's symbols ranked with
-// confidence bars, recognised again after every stroke.
-import { ApiError, call, isAbort, sayError, type ClassSummary, type GalleryInfo, type Identification } from '../api.js';
+// into a gallery of the service, grow a class example by example and look at its examples, draw a
+// query and see the gallery's symbols ranked with confidence bars after every stroke, and take the
+// gallery away (take-away.ts).
+import {
+  ApiError,
+  call,
+  isAbort,
+  sayError,
+  type ClassSummary,
+  type ExampleSummary,
+  type GalleryInfo,
+  type Identification,
+} from '../api.js';
 import { DrawPad } from '../draw-pad.js';
 import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
 import type { Page } from '../page.js';
+import { forgetPictures, picture } from '../pictures.js';
+import { createTakeAway } from './take-away.js';
 
 const GALLERY_STORAGE = 'twinshot.gallery';
-const THUMBS_STORAGE = 'twinshot.thumbnails.';
+/** Where earlier versions of the page kept thumbnails; the service keeps pictures now. */
+const OLD_THUMBS_STORAGE = 'twinshot.thumbnails.';
 const DEFAULT_GALLERY = 'playground';
 const GALLERY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 /**
@@ -37,7 +50,16 @@ function store(key: string, value: string | null): void {
     if (value === null) localStorage.removeItem(key);
     else localStorage.setItem(key, value);
   } catch {
-    // storage disabled or full: thumbnails are a nicety
+    // storage disabled or full: the gallery name is a nicety
+  }
+}
+
+/** Drops the thumbnails earlier versions of the page kept in this browser. */
+function forgetOldThumbnails(): void {
+  try {
+    for (const key of Object.keys(localStorage)) if (key.startsWith(OLD_THUMBS_STORAGE)) localStorage.removeItem(key);
+  } catch {
+    // storage disabled: nothing was kept
   }
 }
 
@@ -61,17 +83,9 @@ export function createTeachPage(): Page {
   let exists: boolean | null = null;
   let classes: ClassSummary[] = [];
   let busy = false;
-
-  // The service keeps vectors, not pictures: the page remembers a thumbnail of each taught symbol.
-  const thumbs = (): Record<string, string> => {
-    try {
-      return JSON.parse(stored(THUMBS_STORAGE + gallery, '{}')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  };
-  const saveThumbs = (value: Record<string, string> | null): void =>
-    store(THUMBS_STORAGE + gallery, value === null ? null : JSON.stringify(value));
+  /** Classes whose examples are shown (kept across re-renders). */
+  const opened = new Set<string>();
+  forgetOldThumbnails();
 
   const galleryInput = h('input', {
     id: 'gallery-name',
@@ -178,6 +192,17 @@ export function createTeachPage(): Page {
     galleryMessage,
     h('div', { class: 'columns' }, teachForm, queryForm),
   );
+  const takeAway = createTakeAway({
+    gallery: () => gallery,
+    exists: () => exists === true,
+    imported: async () => {
+      exists = true;
+      forgetPictures();
+      await loadClasses();
+      queryChanged();
+    },
+  });
+  element.append(takeAway.element);
 
   function sync(): void {
     teachButton.disabled = busy;
@@ -185,38 +210,99 @@ export function createTeachPage(): Page {
     const n = classes.reduce((sum, c) => sum + c.examples, 0);
     gallerySummary.textContent =
       classes.length === 0 ? 'empty' : `${plural(classes.length, 'symbol')}, ${plural(n, 'example')}`;
+    takeAway.sync(busy);
   }
 
   function renderTaught(): void {
-    const pictures = thumbs();
     if (classes.length === 0) {
       replace(taughtList, h('li', { class: 'empty' }, 'Nothing yet: teach a symbol above.'));
       return;
     }
+    for (const label of opened) if (!classes.some((c) => c.label === label)) opened.delete(label);
     replace(
       taughtList,
-      ...classes.map((c) =>
-        h(
+      ...classes.map((c, i) => {
+        const stripId = `examples-${i}`;
+        const strip = h('ol', {
+          class: 'examples-strip',
+          id: stripId,
+          'aria-label': `Examples of ${c.label}`,
+          hidden: !opened.has(c.label),
+        });
+        const toggle = h(
+          'button',
+          {
+            type: 'button',
+            class: 'small examples-toggle',
+            'aria-expanded': String(opened.has(c.label)),
+            'aria-controls': stripId,
+            'aria-label': `Examples of ${c.label}`,
+            onclick: () => {
+              if (opened.has(c.label)) opened.delete(c.label);
+              else opened.add(c.label);
+              toggle.setAttribute('aria-expanded', String(opened.has(c.label)));
+              strip.hidden = !opened.has(c.label);
+              if (opened.has(c.label)) void showExamples(c.label, strip);
+            },
+          },
+          'Examples',
+        );
+        if (opened.has(c.label)) void showExamples(c.label, strip);
+        return h(
           'li',
           { dataset: { label: c.label } },
-          pictures[c.label]
-            ? h('img', { src: pictures[c.label], alt: '', width: 40, height: 40 })
-            : h('span', { class: 'no-thumb', 'aria-hidden': 'true' }, '?'),
+          picture(c.picture, 40),
           h('span', { class: 'taught-label' }, c.label),
-          h('span', { class: 'muted' }, plural(c.examples, 'example')),
+          h('span', { class: 'muted taught-count' }, plural(c.examples, 'example')),
           h(
-            'button',
-            {
-              type: 'button',
-              class: 'small',
-              'aria-label': `Remove ${c.label}`,
-              onclick: () => void removeClass(c.label),
-            },
-            'Remove',
+            'span',
+            { class: 'class-actions' },
+            toggle,
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'small add-example',
+                'aria-label': `Add an example to ${c.label}`,
+                onclick: () => void addExample(c.label),
+              },
+              'Add example',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'small',
+                'aria-label': `Remove ${c.label}`,
+                onclick: () => void removeClass(c.label),
+              },
+              'Remove',
+            ),
           ),
-        ),
-      ),
+          strip,
+        );
+      }),
     );
+  }
+
+  /** Fills a class's strip with the pictures of its examples, oldest first. */
+  async function showExamples(label: string, strip: HTMLElement): Promise<void> {
+    replace(strip, h('li', { class: 'muted' }, 'Loading…'));
+    try {
+      const { examples } = await call<{ examples: ExampleSummary[] }>(
+        'GET',
+        path(gallery, 'classes', label, 'examples'),
+      );
+      replace(
+        strip,
+        ...examples.map((e, i) =>
+          h('li', { dataset: { id: e.id } }, picture(e.picture, 56, `Example ${i + 1} of ${label}`)),
+        ),
+      );
+    } catch (error) {
+      replace(strip);
+      sayError(galleryMessage, error);
+    }
   }
 
   async function withBusy(work: () => Promise<void>): Promise<void> {
@@ -265,6 +351,24 @@ export function createTeachPage(): Page {
       labelInput.focus();
       return say(teachMessage, problem, 'error');
     }
+    await enrol(label);
+  }
+
+  /** "Add example" on a class: the drawing on the teach pad becomes one more example of it. */
+  async function addExample(label: string): Promise<void> {
+    if (teachPad.isEmpty()) {
+      labelInput.value = label;
+      teachPad.canvas.scrollIntoView({ block: 'nearest' });
+      return say(
+        teachMessage,
+        `Draw another example of “${label}” above (or upload images of it), then press Add to gallery.`,
+      );
+    }
+    await enrol(label);
+  }
+
+  async function enrol(label: string): Promise<void> {
+    const known = classes.find((c) => c.label === label);
     await withBusy(async () => {
       const count = teachPad.count;
       say(teachMessage, `Adding “${label}”${count > 1 ? ` (${count} images)` : ''}…`);
@@ -279,14 +383,15 @@ export function createTeachPage(): Page {
             .forEach((image, i) => form.append('image', image, `example-${start + i + 1}.png`));
           await call('POST', path(gallery, 'classes', label, 'examples'), form);
         }
-        saveThumbs({ ...thumbs(), [label]: teachPad.thumbnail() });
         // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
         say(
           teachMessage,
-          `Added “${label}”${count > 1 ? ` with ${count} examples` : ''}. Teach another symbol, or draw it again ` +
-            'in “2. Recognise” to test it.',
+          known
+            ? `Added ${plural(count, 'example')} to “${label}” (now ${known.examples + count}).`
+            : `Added “${label}”${count > 1 ? ` with ${count} examples` : ''}. Teach another symbol, or draw it ` +
+                'again in “2. Recognise” to test it.',
           'ok',
         );
         await loadClasses();
@@ -301,9 +406,6 @@ export function createTeachPage(): Page {
     await withBusy(async () => {
       try {
         await call('DELETE', path(gallery, 'classes', label));
-        const pictures = thumbs();
-        delete pictures[label];
-        saveThumbs(pictures);
         say(galleryMessage, `Removed “${label}”.`, 'ok');
         await loadClasses();
         queryChanged();
@@ -385,7 +487,7 @@ export function createTeachPage(): Page {
           h('strong', {}, `“${result.label}”`),
           best ? ` (${percent(best.confidence)} sure).` : '.',
         );
-    const pictures = thumbs();
+    const pictures = new Map(classes.map((c) => [c.label, c.picture]));
     replace(
       results,
       verdict,
@@ -396,9 +498,7 @@ export function createTeachPage(): Page {
           h(
             'li',
             { dataset: { label: m.label }, class: i === 0 && !result.unknown ? 'best' : '' },
-            pictures[m.label]
-              ? h('img', { src: pictures[m.label], alt: '', width: 32, height: 32 })
-              : h('span', { class: 'no-thumb', 'aria-hidden': 'true' }, '?'),
+            picture(pictures.get(m.label), 32),
             h('span', { class: 'match-label' }, m.label),
             h(
               'span',
@@ -445,7 +545,8 @@ export function createTeachPage(): Page {
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 404)) return sayError(galleryMessage, error);
       }
-      saveThumbs(null);
+      forgetPictures();
+      opened.clear();
       cancelRecognition();
       replace(results);
       unsay(queryMessage);
@@ -464,6 +565,8 @@ export function createTeachPage(): Page {
     }
     gallery = name;
     exists = null;
+    forgetPictures();
+    opened.clear();
     store(GALLERY_STORAGE, name);
     unsay(galleryMessage);
     cancelRecognition();

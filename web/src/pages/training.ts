@@ -135,6 +135,14 @@ export function createTrainingPage(): Page {
     clearTimeout(retry);
   }
 
+  /** Says whether the followed run is still being written or has ended (the service tells). */
+  function showState(name: string, finished: boolean): void {
+    live.textContent = finished
+      ? `■ Finished: ${name} has ended; these are its final curves`
+      : `● Live: following ${name}/metrics.jsonl`;
+    live.dataset.state = finished ? 'finished' : 'live';
+  }
+
   /** Follows the chosen run; on a dropped connection, retries every two seconds. */
   async function follow(name: string): Promise<void> {
     stop();
@@ -155,13 +163,13 @@ export function createTrainingPage(): Page {
         if (error.status !== 404) retry = window.setTimeout(() => void follow(name), RETRY_MS * 2);
         return;
       }
-      live.textContent = `● Live: following ${name}/metrics.jsonl`;
-      live.dataset.state = 'live';
+      showState(name, false);
       say(message, '');
       await readEvents(
         response,
         (event, data) => {
-          const body = JSON.parse(data) as { records: MetricsRecord[] };
+          const body = JSON.parse(data) as { records: MetricsRecord[]; finished?: boolean };
+          if (event === 'status') return showState(name, body.finished === true);
           if (event === 'reset') records = body.records;
           else if (event === 'append') records = records.concat(body.records);
           else return;
