@@ -2,8 +2,11 @@
 // one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
 import type { Metadata, default as Sharp } from 'sharp';
 import { TwinshotError } from '../errors.js';
-import { frameInk, INK_THRESHOLD, windowAround, type InkWindow } from './ink-frame.js';
-import { GrayResizer } from './resize.js';
+import { INK_THRESHOLD, windowAround, type InkWindow } from './ink-frame.js';
+import { resizeGray } from './resize.js';
+
+// Where the data sets and the web page (which runs models in the browser) find it.
+export { resizeGray };
 
 /** How images are turned into network input; saved in every model's config. */
 export interface Preprocessing {
@@ -204,35 +207,4 @@ async function inkWindowInLibvips(grayPng: Buffer, width: number, height: number
     if (stats.channels[0]!.min >= INK_THRESHOLD) return null;
   }
   return windowAround({ minX: left, minY: top, maxX: left + info.width - 1, maxY: top + info.height - 1 });
-}
-
-/**
- * One decoded grayscale picture (0 = black) to the network's `size` x `size` input: framed by its
- * ink when `pre.frame` is 'ink', resized with the Lanczos-3 filter sharp uses, inverted when asked.
- */
-export function resizeGray(
-  gray: Uint8Array,
-  width: number,
-  height: number,
-  pre: Preprocessing,
-  resizers?: Map<string, GrayResizer>,
-  target = new Uint8Array(pre.size * pre.size),
-  offset = 0,
-): Uint8Array {
-  let image = { data: gray, width, height };
-  if (pre.frame === 'ink') image = frameInk(gray, width, height);
-  const area = pre.size * pre.size;
-  if (image.width === pre.size && image.height === pre.size) {
-    if (pre.invert) for (let i = 0; i < area; i++) target[offset + i] = 255 - image.data[i]!;
-    else target.set(image.data, offset);
-    return target;
-  }
-  const key = `${image.height}x${image.width}`;
-  let resizer = resizers?.get(key);
-  if (resizer === undefined) {
-    resizer = new GrayResizer(image.height, image.width, pre.size);
-    resizers?.set(key, resizer);
-  }
-  resizer.resizeInto(image.data, target, offset, pre.invert);
-  return target;
 }

@@ -2,18 +2,11 @@
 // into a gallery of the service, grow a class example by example and look at its examples, draw a
 // query and see the gallery's symbols ranked with confidence bars after every stroke, and take the
 // gallery away (take-away.ts).
-import {
-  ApiError,
-  call,
-  isAbort,
-  sayError,
-  type ClassSummary,
-  type ExampleSummary,
-  type GalleryInfo,
-  type Identification,
-} from '../api.js';
+import { ApiError, isAbort, sayError, type ClassSummary, type Identification } from '../api.js';
 import { DrawPad } from '../draw-pad.js';
 import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
+import type { GalleryBackend } from '../galleries/backend.js';
+import { serverGalleries } from '../galleries/server.js';
 import type { Page } from '../page.js';
 import { forgetPictures, picture } from '../pictures.js';
 import { createTakeAway } from './take-away.js';
@@ -32,8 +25,6 @@ const GALLERY_NAME_ATTRIBUTE = '[A-Za-z0-9._\\-]{1,64}';
 const MAX_LABEL = 200;
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
-/** The service's default of images per request (limits.imagesPerRequest): larger uploads go in parts. */
-const IMAGES_PER_REQUEST = 16;
 /** Quiet time after a stroke before the drawing is recognised (a new stroke restarts it). */
 const LIVE_DELAY_MS = 250;
 
@@ -63,9 +54,6 @@ function forgetOldThumbnails(): void {
   }
 }
 
-const path = (gallery: string, ...rest: string[]): string =>
-  ['/v1/galleries', gallery, ...rest].map((p, i) => (i === 0 ? p : encodeURIComponent(p))).join('/');
-
 /** What is wrong with a label, or null when the service will take it. */
 function labelProblem(label: string): string | null {
   if (!label) return 'Give the symbol a name first.';
@@ -83,6 +71,7 @@ export function createTeachPage(): Page {
   let exists: boolean | null = null;
   let classes: ClassSummary[] = [];
   let busy = false;
+  const backend: GalleryBackend = serverGalleries();
   /** Classes whose examples are shown (kept across re-renders). */
   const opened = new Set<string>();
   forgetOldThumbnails();
@@ -289,10 +278,7 @@ export function createTeachPage(): Page {
   async function showExamples(label: string, strip: HTMLElement): Promise<void> {
     replace(strip, h('li', { class: 'muted' }, 'Loading…'));
     try {
-      const { examples } = await call<{ examples: ExampleSummary[] }>(
-        'GET',
-        path(gallery, 'classes', label, 'examples'),
-      );
+      const examples = await backend.examples(gallery, label);
       replace(
         strip,
         ...examples.map((e, i) =>
@@ -323,10 +309,9 @@ export function createTeachPage(): Page {
     try {
       // A gallery that does not exist yet is simply empty (it is created on the first enrolment), so
       // look it up in the list rather than asking for its classes and getting a 404.
-      const { galleries } = await call<{ galleries: GalleryInfo[] }>('GET', '/v1/galleries');
+      const found = await backend.exists(gallery);
       if (load !== loads) return;
-      const found = galleries.some((g) => g.name === gallery);
-      const listed = found ? (await call<{ classes: ClassSummary[] }>('GET', path(gallery, 'classes'))).classes : [];
+      const listed = found ? await backend.classes(gallery) : [];
       if (load !== loads) return;
       exists = found;
       classes = listed;
@@ -373,16 +358,8 @@ export function createTeachPage(): Page {
       const count = teachPad.count;
       say(teachMessage, `Adding “${label}”${count > 1 ? ` (${count} images)` : ''}…`);
       try {
-        const images = await teachPad.toBlobs();
-        if (exists !== true) await call('PUT', path(gallery));
+        await backend.enrol(gallery, label, await teachPad.toBlobs());
         exists = true;
-        for (let start = 0; start < images.length; start += IMAGES_PER_REQUEST) {
-          const form = new FormData();
-          images
-            .slice(start, start + IMAGES_PER_REQUEST)
-            .forEach((image, i) => form.append('image', image, `example-${start + i + 1}.png`));
-          await call('POST', path(gallery, 'classes', label, 'examples'), form);
-        }
         // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
@@ -405,7 +382,7 @@ export function createTeachPage(): Page {
   async function removeClass(label: string): Promise<void> {
     await withBusy(async () => {
       try {
-        await call('DELETE', path(gallery, 'classes', label));
+        await backend.removeClass(gallery, label);
         say(galleryMessage, `Removed “${label}”.`, 'ok');
         await loadClasses();
         queryChanged();
@@ -448,11 +425,9 @@ export function createTeachPage(): Page {
     results.setAttribute('aria-busy', 'true');
     say(queryMessage, 'Recognising…');
     try {
-      const form = new FormData();
-      form.append('image', await queryPad.toBlob(), 'query.png');
-      form.append('k', '5');
+      const image = await queryPad.toBlob();
       if (controller.signal.aborted) return;
-      const result = await call<Identification>('POST', path(gallery, 'identify'), form, controller.signal);
+      const result = await backend.identify(gallery, image, 5, controller.signal);
       if (controller !== inflight) return;
       unsay(queryMessage);
       renderResults(result);
@@ -541,9 +516,9 @@ export function createTeachPage(): Page {
   clearGallery.addEventListener('click', () => {
     void withBusy(async () => {
       try {
-        await call('DELETE', path(gallery));
+        await backend.clear(gallery);
       } catch (error) {
-        if (!(error instanceof ApiError && error.status === 404)) return sayError(galleryMessage, error);
+        return sayError(galleryMessage, error);
       }
       forgetPictures();
       opened.clear();
