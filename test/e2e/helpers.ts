@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { buildApp, type TwinshotApp } from '../../src/service/app.js';
+import type { Embedder } from '../../src/models/embedder.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import { SqliteStore } from '../../src/gallery/sqlite-store.js';
 
@@ -107,12 +108,19 @@ export function watch(page: Page): Trouble {
 }
 
 /** The real service (pixel baseline, fresh SQLite store) serving the built page, on a free port. */
-export async function startServer(options: { webDist: string; omniglot: string | null }): Promise<Server> {
+export async function startServer(options: {
+  webDist: string;
+  omniglot: string | null;
+  /** The model (default: the pixel baseline); closed with the server. */
+  embedder?: Embedder;
+  /** Its ONNX export, for recognition in the browser (default: none). */
+  onnxModel?: string | null;
+}): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-e2e-'));
   const runsDir = path.join(dir, 'runs');
   fs.mkdirSync(runsDir);
   const store = SqliteStore.open(path.join(dir, 'gallery.db'));
-  const embedder = new PixelEmbedder();
+  const embedder = options.embedder ?? new PixelEmbedder();
   const app = await buildApp({
     embedder,
     store,
@@ -120,18 +128,22 @@ export async function startServer(options: { webDist: string; omniglot: string |
     rateLimit: false,
     defaultMetrics: false,
     web: { runsDir, omniglot: options.omniglot, pollMs: 100 },
+    onnxModel: options.onnxModel ?? null,
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  let closing: Promise<void> | undefined;
   return {
     app,
     url,
     runsDir,
-    async close() {
-      await app.close();
-      await store.close();
-      await embedder.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    // Once: a test may stop the server before the suite's afterAll does.
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await store.close();
+        await embedder.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      })()),
   };
 }
 

@@ -24,7 +24,8 @@ export function forgetPictures(): void {
 }
 
 /**
- * A square picture of `side` pixels for `path`, filled in when it arrives; a "?" for an example
+ * A square picture of `side` pixels for `path` (a service path, or an object URL of a picture kept
+ * in this browser), filled in when it arrives; a "?" for an example
  * kept without a picture (stored by vector, or taught before the service kept pictures).
  */
 export function picture(path: string | null | undefined, side: number, alt = ''): HTMLElement {
@@ -43,6 +44,11 @@ export function picture(path: string | null | undefined, side: number, alt = '')
     );
   if (!path) return missing();
   const image = h('img', { alt, width: side, height: side, class: 'thumb', dataset: { src: path } });
+  // A picture kept in this browser (recognition on this device) is already an object URL.
+  if (path.startsWith('blob:')) {
+    image.src = path;
+    return image;
+  }
   void load(path).then((url) => {
     if (url) image.src = url;
     else image.replaceWith(missing());

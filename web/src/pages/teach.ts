@@ -2,16 +2,20 @@
 // into a gallery of the service, grow a class example by example and look at its examples, draw a
 // query and see the gallery's symbols ranked with confidence bars after every stroke, and take the
 // gallery away (take-away.ts).
-import { ApiError, isAbort, sayError, type ClassSummary, type Identification } from '../api.js';
+import { ApiError, isAbort, messageOf, sayError, type ClassSummary, type Identification } from '../api.js';
 import { DrawPad } from '../draw-pad.js';
 import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
+import { loadDeviceModel, type DeviceModel } from '../device/model.js';
 import type { GalleryBackend } from '../galleries/backend.js';
+import { deviceGalleries } from '../galleries/device.js';
 import { serverGalleries } from '../galleries/server.js';
 import type { Page } from '../page.js';
 import { forgetPictures, picture } from '../pictures.js';
 import { createTakeAway } from './take-away.js';
 
 const GALLERY_STORAGE = 'twinshot.gallery';
+/** 'server' or 'device': where recognition ran when the page was last used. */
+const WHERE_STORAGE = 'twinshot.where';
 /** Where earlier versions of the page kept thumbnails; the service keeps pictures now. */
 const OLD_THUMBS_STORAGE = 'twinshot.thumbnails.';
 const DEFAULT_GALLERY = 'playground';
@@ -71,10 +75,29 @@ export function createTeachPage(): Page {
   let exists: boolean | null = null;
   let classes: ClassSummary[] = [];
   let busy = false;
-  const backend: GalleryBackend = serverGalleries();
+  const server = serverGalleries();
+  let backend: GalleryBackend = server;
+  /** The model running in this browser, once loaded (kept: switching back and forth is instant). */
+  let deviceModel: Promise<DeviceModel> | null = null;
   /** Classes whose examples are shown (kept across re-renders). */
   const opened = new Set<string>();
   forgetOldThumbnails();
+
+  const whereServer = h('input', { type: 'radio', name: 'where', value: 'server', id: 'where-server', checked: true });
+  const whereDevice = h('input', { type: 'radio', name: 'where', value: 'device', id: 'where-device' });
+  const whereStatus = h('p', { id: 'where-status', class: 'where-status', role: 'status', 'aria-live': 'polite' });
+  const where = h(
+    'fieldset',
+    { class: 'where', id: 'where' },
+    h('legend', {}, 'Where recognition runs'),
+    h(
+      'div',
+      { class: 'where-choices' },
+      h('label', { for: 'where-server' }, whereServer, ' On the server'),
+      h('label', { for: 'where-device' }, whereDevice, ' On this device'),
+    ),
+    whereStatus,
+  );
 
   const galleryInput = h('input', {
     id: 'gallery-name',
@@ -169,6 +192,7 @@ export function createTeachPage(): Page {
       'A twin network compares two images. It needs no retraining to learn a new symbol: it stores one ' +
         'embedding of your drawing, and later finds the stored symbol nearest to a new drawing.',
     ),
+    where,
     h(
       'div',
       { class: 'gallery-bar' },
@@ -472,7 +496,10 @@ export function createTeachPage(): Page {
         ...result.matches.map((m, i) =>
           h(
             'li',
-            { dataset: { label: m.label }, class: i === 0 && !result.unknown ? 'best' : '' },
+            {
+              dataset: { label: m.label, distance: m.distance.toFixed(6) },
+              class: i === 0 && !result.unknown ? 'best' : '',
+            },
             picture(pictures.get(m.label), 32),
             h('span', { class: 'match-label' }, m.label),
             h(
@@ -551,6 +578,74 @@ export function createTeachPage(): Page {
       if (!queryPad.isEmpty()) queryChanged();
     });
   });
+
+  // ---- where recognition runs: the service, or this browser ----------------------------------
+  let device: GalleryBackend | null = null;
+
+  /** Marks the page with where recognition runs; on the server, says so (the device says more once loaded). */
+  function sayWhere(): void {
+    element.dataset.where = backend.where;
+    takeAway.element.hidden = backend.where === 'device';
+    if (backend.where === 'server')
+      say(
+        whereStatus,
+        'On the server: each drawing is sent to the twinshot server, which runs the model and keeps the gallery.',
+      );
+  }
+
+  async function switchTo(place: 'server' | 'device'): Promise<void> {
+    store(WHERE_STORAGE, place);
+    if (place === 'device') {
+      whereDevice.checked = true;
+      say(whereStatus, 'Loading the model and its runtime into this browser (about 15 MB the first time)…');
+      try {
+        deviceModel ??= loadDeviceModel();
+        const model = await deviceModel;
+        if (!whereDevice.checked) return; // switched back while it loaded
+        device ??= deviceGalleries(model);
+        backend = device;
+        say(
+          whereStatus,
+          `On this device: the model ${model.id} runs in this browser (onnxruntime-web). Drawings and this ` +
+            'gallery stay here (IndexedDB); once the model has loaded, no server is needed.',
+          'ok',
+        );
+      } catch (error) {
+        deviceModel = null;
+        whereServer.checked = true;
+        backend = server;
+        store(WHERE_STORAGE, 'server');
+        sayWhere();
+        say(
+          whereStatus,
+          `Recognition on this device is not available: ${messageOf(error)} It stays on the server.`,
+          'error',
+        );
+        return;
+      }
+    } else {
+      whereServer.checked = true;
+      backend = server;
+    }
+    sayWhere();
+    // Another place holds another gallery: show what it holds.
+    exists = null;
+    classes = [];
+    forgetPictures();
+    opened.clear();
+    cancelRecognition();
+    replace(results);
+    unsay(queryMessage);
+    renderTaught();
+    sync();
+    await loadClasses();
+    if (!queryPad.isEmpty()) queryChanged();
+  }
+
+  whereServer.addEventListener('change', () => void switchTo('server'));
+  whereDevice.addEventListener('change', () => void switchTo('device'));
+  sayWhere();
+  if (stored(WHERE_STORAGE, 'server') === 'device') void switchTo('device');
 
   renderTaught();
   sync();
