@@ -10,5 +10,6 @@ export default defineConfig({
   // Relative asset URLs, so the page also works behind a proxy that mounts it under a path.
   base: './',
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', reportCompressedSize: false },
-  server: { proxy: { '/v1': api, '/healthz': api } },
+  // API calls, and onnxruntime-web's files (served by the service from its npm package), go to the server.
+  server: { proxy: { '/v1': api, '/healthz': api, '/ort': api } },
 });

@@ -178,11 +178,12 @@ export function registerGalleryCommand(program: Command): void {
     gallery
       .command('export')
       .description(
-        "write a gallery's vectors as JSON (to a file, or to stdout); a FILE ending in .jsonl gets JSON Lines",
+        "write a gallery's vectors, model identity and pictures as JSON (to a file, or to stdout); a FILE ending in .jsonl gets JSON Lines, without pictures",
       )
       .argument('<gallery>', 'gallery name')
-      .argument('[file]', 'output file'),
-  ).action(async (name: string, file: string | undefined, options: StoreOptions) => {
+      .argument('[file]', 'output file')
+      .option('--no-pictures', "leave out the examples' pictures (a smaller file)"),
+  ).action(async (name: string, file: string | undefined, options: StoreOptions & { pictures: boolean }) => {
     if (file?.endsWith('.jsonl')) {
       // Line by line: a gallery of millions does not fit in one JSON string.
       const count = await withRecognizer(options, async (recognizer) => {
@@ -199,7 +200,9 @@ export function registerGalleryCommand(program: Command): void {
       console.log(`exported ${count} examples of gallery ${name} to ${file}`);
       return;
     }
-    const document = await withRecognizer(options, async (recognizer) => (await recognizer.gallery(name)).export());
+    const document = await withRecognizer(options, async (recognizer) =>
+      (await recognizer.gallery(name)).export({ pictures: options.pictures }),
+    );
     const text = JSON.stringify(document);
     if (file === undefined) process.stdout.write(`${text}\n`);
     else {

@@ -2,8 +2,11 @@
 // one grayscale square of `size` x `size` uint8 pixels, resized with antialiasing (sharp).
 import type { Metadata, default as Sharp } from 'sharp';
 import { TwinshotError } from '../errors.js';
-import { frameInk, INK_THRESHOLD, windowAround, type InkWindow } from './ink-frame.js';
-import { GrayResizer } from './resize.js';
+import { INK_THRESHOLD, windowAround, type InkWindow } from './ink-frame.js';
+import { resizeGray } from './resize.js';
+
+// Where the data sets and the web page (which runs models in the browser) find it.
+export { resizeGray };
 
 /** How images are turned into network input; saved in every model's config. */
 export interface Preprocessing {
@@ -99,6 +102,30 @@ export async function decodeImage(
   }
 }
 
+/** Longest side of the pictures galleries keep with their examples (see makePicture). */
+export const PICTURE_SIDE = 256;
+
+/**
+ * A small PNG of an image for people to look at (the picture a gallery keeps with an example): on
+ * white like decodeImage's input, at most PICTURE_SIDE pixels a side, never enlarged. Large enough
+ * to show and to embed again at Omniglot's 105 pixels; a drawing is a few kilobytes.
+ * @throws TwinshotError ERR_IMAGE when the bytes are not an image, or exceed maxPixels
+ */
+export async function makePicture(bytes: Uint8Array, limits: DecodeLimits = {}): Promise<Uint8Array> {
+  if (bytes.byteLength === 0) throw imageError('image is empty (0 bytes)');
+  const sharp = await loadSharp();
+  try {
+    const png = await sharp(bytes, { limitInputPixels: limits.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'error' })
+      .flatten({ background: '#ffffff' })
+      .resize(PICTURE_SIDE, PICTURE_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .png({ compressionLevel: 9, palette: false })
+      .toBuffer();
+    return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+  } catch (error) {
+    throw imageError(`not a readable image (${(error as Error).message}); use PNG, JPEG, WebP or GIF`, error);
+  }
+}
+
 /**
  * Pictures up to this many pixels are framed and resized in JavaScript, exactly as the data sets
  * are (a few milliseconds at most); larger ones entirely in libvips' threads, so that no image
@@ -180,35 +207,4 @@ async function inkWindowInLibvips(grayPng: Buffer, width: number, height: number
     if (stats.channels[0]!.min >= INK_THRESHOLD) return null;
   }
   return windowAround({ minX: left, minY: top, maxX: left + info.width - 1, maxY: top + info.height - 1 });
-}
-
-/**
- * One decoded grayscale picture (0 = black) to the network's `size` x `size` input: framed by its
- * ink when `pre.frame` is 'ink', resized with the Lanczos-3 filter sharp uses, inverted when asked.
- */
-export function resizeGray(
-  gray: Uint8Array,
-  width: number,
-  height: number,
-  pre: Preprocessing,
-  resizers?: Map<string, GrayResizer>,
-  target = new Uint8Array(pre.size * pre.size),
-  offset = 0,
-): Uint8Array {
-  let image = { data: gray, width, height };
-  if (pre.frame === 'ink') image = frameInk(gray, width, height);
-  const area = pre.size * pre.size;
-  if (image.width === pre.size && image.height === pre.size) {
-    if (pre.invert) for (let i = 0; i < area; i++) target[offset + i] = 255 - image.data[i]!;
-    else target.set(image.data, offset);
-    return target;
-  }
-  const key = `${image.height}x${image.width}`;
-  let resizer = resizers?.get(key);
-  if (resizer === undefined) {
-    resizer = new GrayResizer(image.height, image.width, pre.size);
-    resizers?.set(key, resizer);
-  }
-  resizer.resizeInto(image.data, target, offset, pre.invert);
-  return target;
 }

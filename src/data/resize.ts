@@ -1,5 +1,9 @@
 // Antialiased Lanczos-3 resizing of grayscale images in plain TypeScript, built to agree with
-// sharp's resize (libvips 'lanczos3') so that training data and served images are preprocessed alike.
+// sharp's resize (libvips 'lanczos3') so that training data and served images are preprocessed alike;
+// and resizeGray, the whole step from a decoded picture to a network's input. Nothing here needs
+// Node or sharp, so the web page runs the same code on drawings in the browser.
+import type { Preprocessing } from './image.js';
+import { frameInk } from './ink-frame.js';
 
 function sinc(x: number): number {
   if (x === 0) return 1;
@@ -126,4 +130,35 @@ export class GrayResizer {
     if (invert) for (let i = 0; i < out.length; i++) target[offset + i] = toByte(out[i]!);
     else for (let i = 0; i < out.length; i++) target[offset + i] = 255 - toByte(out[i]!);
   }
+}
+
+/**
+ * One decoded grayscale picture (0 = black) to the network's `size` x `size` input: framed by its
+ * ink when `pre.frame` is 'ink', resized with the Lanczos-3 filter sharp uses, inverted when asked.
+ */
+export function resizeGray(
+  gray: Uint8Array,
+  width: number,
+  height: number,
+  pre: Preprocessing,
+  resizers?: Map<string, GrayResizer>,
+  target = new Uint8Array(pre.size * pre.size),
+  offset = 0,
+): Uint8Array {
+  let image = { data: gray, width, height };
+  if (pre.frame === 'ink') image = frameInk(gray, width, height);
+  const area = pre.size * pre.size;
+  if (image.width === pre.size && image.height === pre.size) {
+    if (pre.invert) for (let i = 0; i < area; i++) target[offset + i] = 255 - image.data[i]!;
+    else target.set(image.data, offset);
+    return target;
+  }
+  const key = `${image.height}x${image.width}`;
+  let resizer = resizers?.get(key);
+  if (resizer === undefined) {
+    resizer = new GrayResizer(image.height, image.width, pre.size);
+    resizers?.set(key, resizer);
+  }
+  resizer.resizeInto(image.data, target, offset, pre.invert);
+  return target;
 }

@@ -1,12 +1,14 @@
 // The recognition library: a Recognizer (embedder + store) opens Galleries, which enrol labelled
 // examples, identify new images against them, verify pairs, and export or import their vectors.
 import { TwinshotError } from '../errors.js';
-import { decodeImage } from '../data/image.js';
+import { decodeImage, makePicture } from '../data/image.js';
 import { embedderId, vectorDistance, type Embedder, type SearchMetric } from '../models/embedder.js';
 import type {
   BulkLoadOptions,
   ClassSummary,
   ExampleBatches,
+  ExamplePicture,
+  ExampleSummary,
   GalleryRecord,
   GalleryStore,
   MatchMode,
@@ -59,7 +61,11 @@ export interface IdentifyOptions {
   by?: MatchMode;
 }
 
-/** A gallery's vectors in a portable JSON document (vectors are base64 little-endian float32). */
+/**
+ * A gallery's vectors in a portable JSON document (vectors are base64 little-endian float32),
+ * with the model that made them (`model` is its name and weights digest: only that model's
+ * vectors can be imported) and, where kept, each example's picture.
+ */
 export interface GalleryExport {
   format: 'twinshot-gallery';
   version: 1;
@@ -68,7 +74,13 @@ export interface GalleryExport {
   dim: number;
   metric: SearchMetric;
   exportedAt: string;
-  examples: { label: string; vector: string; createdAt: string }[];
+  examples: {
+    label: string;
+    vector: string;
+    createdAt: string;
+    /** The example's picture, a PNG in base64 (absent when it has none; older exports have none). */
+    picture?: string;
+  }[];
 }
 
 /**
@@ -87,6 +99,14 @@ export interface GalleryLinesHeader {
 
 /** Examples per batch when an import in JSON Lines is streamed into the store. */
 const IMPORT_BATCH = 10_000;
+
+/** A class with its example count and the id of an example whose picture shows it (or null). */
+export interface ClassWithPicture extends ClassSummary {
+  picture: string | null;
+}
+
+/** Pictures are read this many at a time when a gallery is exported. */
+const PICTURE_BATCH = 500;
 
 export interface RecognizerOptions {
   /** Largest image accepted, in pixels (width x height, checked before decoding). */
@@ -319,7 +339,50 @@ export class Gallery {
     checkLabel(label);
     if (images.length === 0) throw new TwinshotError('ERR_ARGUMENT', 'enroll: give at least one image');
     const vectors = await this.#recognizer.embed(images);
-    return { label, ids: await this.enrollVectors(vectors.map((vector) => ({ label, vector }))) };
+    const ids = await this.enrollVectors(vectors.map((vector) => ({ label, vector })));
+    const files = images.every((image) => image instanceof Uint8Array);
+    if (files) await this.keepPictures(ids, images as readonly Uint8Array[]);
+    return { label, ids };
+  }
+
+  /**
+   * Keeps a small picture of each image (see makePicture) with the example made from it, so any
+   * client can show what was taught; `ids` as enroll or enrollVectors returned them, in order.
+   * @throws TwinshotError ERR_IMAGE for an image that cannot be read
+   */
+  async keepPictures(ids: readonly string[], images: readonly Uint8Array[]): Promise<void> {
+    if (ids.length !== images.length)
+      throw new TwinshotError('ERR_ARGUMENT', `keepPictures: ${ids.length} ids for ${images.length} images`);
+    const maxPixels = this.#recognizer.maxPixels;
+    const pictures = await Promise.all(
+      images.map((image) => makePicture(image, maxPixels === undefined ? {} : { maxPixels })),
+    );
+    await this.#store.putPictures(
+      this.name,
+      ids.map((id, i) => ({ id, picture: { type: 'image/png', bytes: pictures[i]! } })),
+    );
+  }
+
+  /**
+   * The picture kept with an example.
+   * @throws TwinshotError ERR_NOT_FOUND when the gallery has no such example, or it has no picture
+   */
+  async picture(id: string): Promise<ExamplePicture> {
+    const picture = (await this.#store.getPictures(this.name, [id])).get(id);
+    if (!picture)
+      throw new TwinshotError('ERR_NOT_FOUND', `gallery '${this.name}' has no picture of an example '${id}'`);
+    return picture;
+  }
+
+  /**
+   * A label's examples, oldest first, with whether each has a picture.
+   * @throws TwinshotError ERR_NOT_FOUND when the gallery has no such label
+   */
+  async examples(label: string): Promise<ExampleSummary[]> {
+    const examples = await this.#store.listExamples(this.name, checkLabel(label));
+    if (examples.length === 0)
+      throw new TwinshotError('ERR_NOT_FOUND', `gallery '${this.name}' has no class '${label}'`);
+    return examples;
   }
 
   /** Stores vectors already embedded by this gallery's model (imports, benchmarks). */
@@ -393,10 +456,26 @@ export class Gallery {
     return this.#store.listClasses(this.name);
   }
 
-  /** Every example as a portable document (see {@link GalleryExport}). */
-  async export(): Promise<GalleryExport> {
+  /** {@link Gallery#list}, with the id of an example whose picture shows each class (or null). */
+  async listWithPictures(): Promise<ClassWithPicture[]> {
+    const [classes, pictures] = await Promise.all([this.list(), this.#store.classPictures(this.name)]);
+    return classes.map((c) => ({ ...c, picture: pictures.get(c.label) ?? null }));
+  }
+
+  /**
+   * Every example as a portable document (see {@link GalleryExport}), with the pictures kept
+   * with them unless `pictures` is false.
+   */
+  async export(options: { pictures?: boolean } = {}): Promise<GalleryExport> {
     const record = await this.info();
     const examples = await this.#store.exportExamples(this.name);
+    const pictures = new Map<string, ExamplePicture>();
+    if (options.pictures ?? true) {
+      for (let start = 0; start < examples.length; start += PICTURE_BATCH) {
+        const ids = examples.slice(start, start + PICTURE_BATCH).map((e) => e.id);
+        for (const [id, picture] of await this.#store.getPictures(this.name, ids)) pictures.set(id, picture);
+      }
+    }
     return {
       format: 'twinshot-gallery',
       version: 1,
@@ -405,7 +484,15 @@ export class Gallery {
       dim: record.dim,
       metric: record.metric,
       exportedAt: new Date().toISOString(),
-      examples: examples.map(({ label, vector, createdAt }) => ({ label, vector: encodeVector(vector), createdAt })),
+      examples: examples.map(({ id, label, vector, createdAt }) => {
+        const picture = pictures.get(id);
+        return {
+          label,
+          vector: encodeVector(vector),
+          createdAt,
+          ...(picture ? { picture: Buffer.from(picture.bytes).toString('base64') } : {}),
+        };
+      }),
     };
   }
 
@@ -491,10 +578,36 @@ export class Gallery {
       label: checkLabel(example?.label),
       vector: decodeVector(String(example?.vector), document.dim, `import: example ${i}`),
     }));
+    // Pictures are made again from what the file holds (so only readable images are kept), and
+    // all of them before anything is stored: a bad one rejects the whole import.
+    const maxPixels = this.#recognizer.maxPixels;
+    const pictures = await Promise.all(
+      document.examples.map(async (example, i) => {
+        if (example?.picture === undefined) return null;
+        if (typeof example.picture !== 'string')
+          throw new TwinshotError('ERR_FORMAT', `import: example ${i}: picture must be a base64 string`);
+        try {
+          return await makePicture(
+            Buffer.from(example.picture, 'base64'),
+            maxPixels === undefined ? {} : { maxPixels },
+          );
+        } catch (error) {
+          throw new TwinshotError(
+            'ERR_FORMAT',
+            `import: example ${i}: picture is not an image (${(error as Error).message})`,
+          );
+        }
+      }),
+    );
     if (options.replace) {
       for (const label of new Set(examples.map((e) => e.label))) await this.#store.removeClass(this.name, label);
     }
-    await this.enrollVectors(examples);
+    const ids = await this.enrollVectors(examples);
+    const kept = ids.flatMap((id, i) => {
+      const bytes = pictures[i];
+      return bytes ? [{ id, picture: { type: 'image/png', bytes } }] : [];
+    });
+    if (kept.length > 0) await this.#store.putPictures(this.name, kept);
     return examples.length;
   }
 }

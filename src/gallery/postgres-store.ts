@@ -16,12 +16,15 @@ import {
   vectorLiteral,
   type GalleryRow,
 } from './postgres-tables.js';
+import { PostgresPictures, picturesTableStatement } from './postgres-pictures.js';
 import type {
   ApiKeyRecord,
   BulkLoadOptions,
   ExampleBatches,
   ClassSummary,
+  ExamplePicture,
   ExampleRecord,
+  ExampleSummary,
   GalleryRecord,
   GallerySpec,
   GalleryStore,
@@ -107,6 +110,8 @@ export class PostgresStore implements GalleryStore {
         );
         vectorSchema = found.rows[0]!.nspname;
         await createSharedTables(client, schema);
+        // Added in place to databases made before examples kept pictures.
+        await client.query(picturesTableStatement(quoteIdent(schema)));
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -342,6 +347,7 @@ export class PostgresStore implements GalleryStore {
   async removeClass(gallery: string, label: string): Promise<number> {
     return this.#transaction('remove a class', async (client) => {
       const tables = await this.#require(client, gallery, 'share');
+      await new PostgresPictures(tables.row.id, tables.examples).removeClass(client, label);
       const deleted = await client.query(`DELETE FROM ${tables.examples} WHERE label = $1`, [label]);
       await this.#refreshClasses(client, tables, [label]);
       return deleted.rowCount ?? 0;
@@ -383,6 +389,33 @@ export class PostgresStore implements GalleryStore {
         createdAt: r.created_at.toISOString(),
       }));
     });
+  }
+
+  async #pictures(client: pg.PoolClient, gallery: string, lock?: 'share'): Promise<PostgresPictures> {
+    const tables = await this.#require(client, gallery, lock);
+    return new PostgresPictures(tables.row.id, tables.examples);
+  }
+
+  async putPictures(gallery: string, pictures: readonly { id: string; picture: ExamplePicture }[]): Promise<void> {
+    await this.#transaction('keep pictures', async (client) =>
+      (await this.#pictures(client, gallery, 'share')).put(client, pictures),
+    );
+  }
+
+  async getPictures(gallery: string, ids: readonly string[]): Promise<Map<string, ExamplePicture>> {
+    return this.#withClient('read pictures', async (client) =>
+      (await this.#pictures(client, gallery)).get(client, ids),
+    );
+  }
+
+  async classPictures(gallery: string): Promise<Map<string, string>> {
+    return this.#withClient('read pictures', async (client) => (await this.#pictures(client, gallery)).byClass(client));
+  }
+
+  async listExamples(gallery: string, label: string): Promise<ExampleSummary[]> {
+    return this.#withClient('list examples', async (client) =>
+      (await this.#pictures(client, gallery)).list(client, label),
+    );
   }
 
   async createKey(key: ApiKeyRecord): Promise<void> {

@@ -10,12 +10,15 @@ import type { SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } from './hnsw-index.js';
 import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
+import { PICTURES_SCHEMA, SqlitePictures } from './sqlite-pictures.js';
 import type {
   ApiKeyRecord,
   BulkLoadOptions,
   ExampleBatches,
   ClassSummary,
+  ExamplePicture,
   ExampleRecord,
+  ExampleSummary,
   GalleryRecord,
   GallerySpec,
   GalleryStore,
@@ -190,6 +193,7 @@ export class SqliteStore implements GalleryStore {
   readonly #exactBelow: number;
   readonly #synchronous: SqliteSynchronous;
   readonly #statements;
+  readonly #pictures: SqlitePictures;
 
   private constructor(db: Database.Database, file: string, options: SqliteStoreOptions) {
     this.#db = db;
@@ -199,6 +203,7 @@ export class SqliteStore implements GalleryStore {
     this.#search = options.search ?? 'auto';
     this.#synchronous = options.synchronous ?? 'full';
     this.#exactBelow = options.exactBelow ?? DEFAULT_EXACT_BELOW;
+    this.#pictures = new SqlitePictures(db);
     this.#statements = {
       gallery: db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?'),
       galleries: db.prepare<[], GalleryRow>('SELECT * FROM galleries ORDER BY name'),
@@ -281,6 +286,8 @@ export class SqliteStore implements GalleryStore {
           );
         }
         db.exec(SCHEMA);
+        // Added in place to databases made before examples kept pictures.
+        db.exec(PICTURES_SCHEMA);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       } catch (error) {
         db.close();
@@ -821,6 +828,22 @@ export class SqliteStore implements GalleryStore {
         createdAt: row.created_at,
       })),
     );
+  }
+
+  async putPictures(gallery: string, pictures: readonly { id: string; picture: ExamplePicture }[]): Promise<void> {
+    this.#run('keep pictures', () => this.#pictures.put(this.#require(gallery).id, pictures));
+  }
+
+  async getPictures(gallery: string, ids: readonly string[]): Promise<Map<string, ExamplePicture>> {
+    return this.#run('read pictures', () => this.#pictures.get(this.#require(gallery).id, ids));
+  }
+
+  async classPictures(gallery: string): Promise<Map<string, string>> {
+    return this.#run('read pictures', () => this.#pictures.byClass(this.#require(gallery).id));
+  }
+
+  async listExamples(gallery: string, label: string): Promise<ExampleSummary[]> {
+    return this.#run('list examples', () => this.#pictures.list(this.#require(gallery).id, label));
   }
 
   async createKey(key: ApiKeyRecord): Promise<void> {

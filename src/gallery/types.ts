@@ -51,6 +51,24 @@ export interface ClassSummary {
 }
 
 /**
+ * A small picture of an example, kept beside its vector so that every client can show what was
+ * taught (the vector alone cannot be turned back into an image).
+ */
+export interface ExamplePicture {
+  /** Media type of `bytes` (pictures are made as 'image/png'). */
+  type: string;
+  bytes: Uint8Array;
+}
+
+/** One stored example of a class, without its vector. */
+export interface ExampleSummary {
+  id: string;
+  createdAt: string;
+  /** False for examples stored without a picture (by vector, or before pictures were kept). */
+  hasPicture: boolean;
+}
+
+/**
  * How a query is matched: 'example' ranks labels by their nearest stored example; 'mean' ranks
  * labels by the distance to the mean of their examples (a prototype, as in Snell et al. 2017).
  */
@@ -124,6 +142,18 @@ export interface GalleryStore {
   search(gallery: string, queries: readonly Float32Array[], options: SearchOptions): Promise<Neighbour[][]>;
   /** Every stored example, oldest first. */
   exportExamples(gallery: string): Promise<ExampleRecord[]>;
+
+  /**
+   * Keeps a picture with each given example of the gallery, replacing one kept before; ids that
+   * are not examples of this gallery are ignored. A removed example's picture goes with it.
+   */
+  putPictures(gallery: string, pictures: readonly { id: string; picture: ExamplePicture }[]): Promise<void>;
+  /** The pictures kept with the given examples, by id (examples without one are absent). */
+  getPictures(gallery: string, ids: readonly string[]): Promise<Map<string, ExamplePicture>>;
+  /** For each label with a picture, the id of its oldest example that has one. */
+  classPictures(gallery: string): Promise<Map<string, string>>;
+  /** A label's examples, oldest first (empty when the label is absent). */
+  listExamples(gallery: string, label: string): Promise<ExampleSummary[]>;
 
   createKey(key: ApiKeyRecord): Promise<void>;
   listKeys(): Promise<ApiKeyRecord[]>;

@@ -20,6 +20,7 @@ import { openApi } from './plugins/openapi.js';
 import { requestMetrics } from './plugins/request-metrics.js';
 import { browserSecurity } from './plugins/security.js';
 import { classRoutes } from './routes/classes.js';
+import { deviceRoutes } from './routes/device.js';
 import { explorerRoutes, type ExplorerOptions } from './routes/explorer.js';
 import { galleryRoutes } from './routes/galleries.js';
 import { inferenceRoutes } from './routes/inference.js';
@@ -56,6 +57,11 @@ export interface AppOptions {
   staticDir?: string | null;
   /** The web page's explorer and training-dashboard routes (runs folder, Omniglot source). */
   web?: WebRoutesOptions;
+  /**
+   * The served model as an ONNX file (FILE.json, its manifest, beside it), handed to the web page
+   * for recognition in the browser at GET /v1/model/onnx (default: none).
+   */
+  onnxModel?: string | null;
   /** Fastify's logger option (default false); the CLI passes pino settings. */
   logger?: FastifyServerOptions['logger'];
   /** Whether Node's default process metrics are exported (default true). */
@@ -162,6 +168,7 @@ export async function buildApp(options: AppOptions): Promise<TwinshotApp> {
   // The web page (issue 7): its own routes, and its files at / without a key.
   await app.register(explorerRoutes, { ...context, omniglot: options.web?.omniglot });
   await app.register(runRoutes, options.web ?? {});
+  await app.register(deviceRoutes, { ...context, onnxModel: options.onnxModel ?? null });
   if (options.staticDir && fs.existsSync(options.staticDir)) {
     await app.register(fastifyStatic, { root: options.staticDir, prefix: '/', index: 'index.html' });
   }

@@ -71,8 +71,70 @@ export const Gallery = Type.Object({
 
 export const GalleryList = Type.Object({ galleries: Type.Array(Gallery) });
 
+const PictureUrl = Type.Union([Type.String(), Type.Null()], {
+  description: 'path of a picture (GET it with the same key), or null when there is none',
+});
+
 export const ClassList = Type.Object({
-  classes: Type.Array(Type.Object({ label: Type.String(), examples: Type.Integer() })),
+  classes: Type.Array(
+    Type.Object({
+      label: Type.String(),
+      examples: Type.Integer(),
+      picture: Type.Optional(PictureUrl),
+    }),
+  ),
+});
+
+export const ExampleParams = Type.Object({
+  gallery: GalleryParams.properties.gallery,
+  id: Type.String({ pattern: '^[1-9][0-9]{0,18}$', description: 'example id, as enrolment returned it' }),
+});
+
+export const ExampleList = Type.Object({
+  label: Type.String(),
+  examples: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      createdAt: Type.String({ format: 'date-time' }),
+      picture: PictureUrl,
+    }),
+  ),
+});
+
+export const GalleryExport = Type.Object(
+  {
+    format: Type.Literal('twinshot-gallery'),
+    version: Type.Literal(1),
+    name: Type.String(),
+    model: Type.String({ description: "the model's name and weights digest: only its vectors can be imported" }),
+    dim: Type.Integer(),
+    metric: Type.String(),
+    exportedAt: Type.String({ format: 'date-time' }),
+    examples: Type.Array(
+      Type.Object({
+        label: Type.String(),
+        vector: Type.String({ description: 'base64 little-endian float32' }),
+        createdAt: Type.String(),
+        picture: Type.Optional(Type.String({ description: 'the example’s picture, a PNG in base64' })),
+      }),
+    ),
+  },
+  { description: 'a gallery as one file: `twinshot gallery export` writes the same' },
+);
+
+export const ExportQuery = Type.Object({
+  pictures: Type.Optional(Type.Boolean({ description: 'include the pictures (default true)' })),
+});
+
+export const ImportQuery = Type.Object({
+  replace: Type.Optional(
+    Type.Boolean({ description: 'remove the classes the file holds before adding its examples (default false)' }),
+  ),
+});
+
+export const ImportResponse = Type.Object({
+  gallery: Gallery,
+  imported: Type.Integer({ description: 'examples added' }),
 });
 
 export const EnrollResponse = Type.Object({

@@ -1,5 +1,6 @@
 // startServer: what `twinshot serve` runs. Opens the model and the store, chooses the address
 // (loopback only until API keys exist), listens, and shuts down cleanly on SIGINT/SIGTERM.
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TwinshotError } from '../errors.js';
 import { openStore, DEFAULT_STORE_URL } from '../gallery/open-store.js';
@@ -36,6 +37,11 @@ export interface RunningServer {
 /** The web page's build output, served at / when present (issue 7). */
 export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
+/** Where a model folder's ONNX export lives (model.onnx beside config.json); null for the pixel baseline. */
+export function onnxFileOf(modelSpec: string): string | null {
+  return /^pixels(?:-\d+)?$/.test(modelSpec) ? null : path.join(modelSpec, 'model.onnx');
+}
+
 /**
  * Starts the service. With no API key in the store (and requireKeys off) it refuses any address
  * but loopback: an open server is for the machine it runs on.
@@ -61,6 +67,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       // Keys found at start close the server for good, even if they are all revoked before a request.
       requireKeys,
       staticDir: DEFAULT_STATIC_DIR,
+      // A model folder's ONNX export (npm run export:models, twinshot export), for the web page.
+      onnxModel: onnxFileOf(options.model ?? DEFAULT_MODEL),
       logger: { level: options.logLevel ?? 'info' },
       ...options.app,
     });

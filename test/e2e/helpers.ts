@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { buildApp, type TwinshotApp } from '../../src/service/app.js';
+import type { Embedder } from '../../src/models/embedder.js';
 import { PixelEmbedder } from '../../src/models/pixel-embedder.js';
 import { SqliteStore } from '../../src/gallery/sqlite-store.js';
 
@@ -20,7 +21,18 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-quic',
+  // A fake camera that needs no permission prompt, for the pads' camera input.
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
 ];
+
+/** The two widths every page feature is checked at: a laptop and a phone. */
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+export const VIEWPORTS = [
+  ['desktop', DESKTOP],
+  ['phone', PHONE],
+] as const;
 
 export interface Browser {
   context: BrowserContext;
@@ -65,13 +77,50 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** What went wrong in a page while it was watched: console errors and warnings, and failed requests. */
+export interface Trouble {
+  console: string[];
+  requests: string[];
+}
+
+/**
+ * Records console errors and warnings (Chromium reports invalid `pattern` attributes and failed
+ * loads there), uncaught exceptions, requests that failed (other than those the page cancelled),
+ * and responses of 400 or more.
+ */
+export function watch(page: Page): Trouble {
+  const trouble: Trouble = { console: [], requests: [] };
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning')
+      trouble.console.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => trouble.console.push(`uncaught: ${error.message}`));
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText ?? 'failed';
+    // Requests the page cancels itself (a stale recognition, a stream it stops following) are not failures.
+    if (reason !== 'net::ERR_ABORTED') trouble.requests.push(`${request.method()} ${request.url()}: ${reason}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400)
+      trouble.requests.push(`${response.request().method()} ${response.url()}: ${response.status()}`);
+  });
+  return trouble;
+}
+
 /** The real service (pixel baseline, fresh SQLite store) serving the built page, on a free port. */
-export async function startServer(options: { webDist: string; omniglot: string | null }): Promise<Server> {
+export async function startServer(options: {
+  webDist: string;
+  omniglot: string | null;
+  /** The model (default: the pixel baseline); closed with the server. */
+  embedder?: Embedder;
+  /** Its ONNX export, for recognition in the browser (default: none). */
+  onnxModel?: string | null;
+}): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-e2e-'));
   const runsDir = path.join(dir, 'runs');
   fs.mkdirSync(runsDir);
   const store = SqliteStore.open(path.join(dir, 'gallery.db'));
-  const embedder = new PixelEmbedder();
+  const embedder = options.embedder ?? new PixelEmbedder();
   const app = await buildApp({
     embedder,
     store,
@@ -79,18 +128,22 @@ export async function startServer(options: { webDist: string; omniglot: string |
     rateLimit: false,
     defaultMetrics: false,
     web: { runsDir, omniglot: options.omniglot, pollMs: 100 },
+    onnxModel: options.onnxModel ?? null,
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  let closing: Promise<void> | undefined;
   return {
     app,
     url,
     runsDir,
-    async close() {
-      await app.close();
-      await store.close();
-      await embedder.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    // Once: a test may stop the server before the suite's afterAll does.
+    close: () =>
+      (closing ??= (async () => {
+        await app.close();
+        await store.close();
+        await embedder.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      })()),
   };
 }
 
@@ -123,6 +176,8 @@ export const SYMBOLS = {
 
 /** Draws strokes on a canvas with the mouse (pointer events, as a person would). */
 export async function draw(page: Page, canvasSelector: string, strokes: Strokes): Promise<void> {
+  // On a phone the canvas may be below the fold, where the mouse cannot reach.
+  await page.locator(canvasSelector).scrollIntoViewIfNeeded();
   const box = await page.locator(canvasSelector).boundingBox();
   if (!box) throw new Error(`${canvasSelector} is not visible`);
   const at = ([x, y]: [number, number]): [number, number] => [box.x + x * box.width, box.y + y * box.height];

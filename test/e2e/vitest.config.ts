@@ -11,6 +11,8 @@ export default defineConfig({
     // One browser and one server per file, and two cores to share: run files one after another.
     fileParallelism: false,
     testTimeout: 60_000,
+    // What a page shows after a request can take seconds on a loaded machine; the default is 1 s.
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 120_000,
   },
 });

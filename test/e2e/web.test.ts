@@ -6,7 +6,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page, Request } from 'playwright-core';
 import { findOmniglot, needs, OMNIGLOT } from '../helpers/prerequisites.js';
-import { draw, launchBrowser, screenshot, startServer, SYMBOLS, type Browser, type Server } from './helpers.js';
+import {
+  draw,
+  launchBrowser,
+  screenshot,
+  startServer,
+  SYMBOLS,
+  VIEWPORTS,
+  watch,
+  type Browser,
+  type Server,
+} from './helpers.js';
 
 const omniglot = findOmniglot();
 let browser: Browser;
@@ -221,16 +231,6 @@ describe('One-shot explorer', () => {
     );
     await page.close();
   });
-
-  it('explains that the explorer needs Omniglot when the server has none', async () => {
-    const page = await watched();
-    const message = 'Omniglot was not found (looked in /nowhere); run `twinshot data omniglot` to download it';
-    await page.route('**/v1/explorer/task**', (route) => route.fulfill({ json: { available: false, message } }));
-    await page.goto(`${server.url}/#/explorer`);
-    await expect.poll(() => page.textContent('#explorer-message')).toContain('The explorer needs Omniglot');
-    expect(await page.textContent('#explorer-message')).toContain(message);
-    await page.close();
-  });
 });
 
 describe('Training dashboard', () => {
@@ -314,6 +314,48 @@ describe('Phone width and keyboard', () => {
     expect(await page.getAttribute('a[data-page="training"]', 'aria-current')).toBe('page');
     await page.close();
   });
+});
+
+describe('A normal visit', () => {
+  for (const [name, viewport] of VIEWPORTS) {
+    it(`logs no console error or warning and has no failed request at ${name} width`, async () => {
+      const page = await watched();
+      await page.setViewportSize(viewport);
+      const trouble = watch(page);
+      await page.goto(`${server.url}/#/teach`);
+      await page.locator('#server-status[data-state="ok"]').waitFor();
+      await page.fill('#gallery-name', `visit-${name}`);
+      await page.locator('#gallery-name').press('Enter');
+      await expect.poll(() => page.textContent('#gallery-summary')).toBe('empty');
+      await draw(page, '#teach-pad-canvas', SYMBOLS.circle());
+      await page.fill('#teach-label', 'circle');
+      await page.click('#teach-add');
+      await expect.poll(() => page.textContent('#teach-message')).toContain('Added “circle”');
+      await draw(page, '#query-pad-canvas', SYMBOLS.circle(0.5, 0.52, 0.28));
+      await expect.poll(() => page.locator('#matches li').count()).toBe(1);
+
+      await page.click('a[data-page="verify"]');
+      await draw(page, '#verify-a-canvas', SYMBOLS.cross());
+      await draw(page, '#verify-b-canvas', SYMBOLS.cross(0.03));
+      await page.click('#verify-compare');
+      await page.locator('#verify-probability').waitFor();
+
+      await page.click('a[data-page="explorer"]');
+      await expect
+        .poll(async () =>
+          omniglot === null
+            ? await page.textContent('#explorer-message')
+            : String(await page.locator('#explorer-candidates .candidate:not(.placeholder)').count()),
+        )
+        .toMatch(omniglot === null ? /needs Omniglot/ : /^20$/);
+
+      await page.click('a[data-page="training"]');
+      await expect.poll(() => page.getAttribute('#run-live', 'data-state')).toBe('live');
+      await page.click('a[data-page="teach"]');
+      expect(trouble).toEqual({ console: [], requests: [] });
+      await page.close();
+    });
+  }
 });
 
 describe('Content-Security-Policy', () => {

@@ -94,12 +94,14 @@ describe.each(STORE_CASES)('buildApp() on $name', (storeCase) => {
       });
       expect(d.json()).toMatchObject({ label: 'square / 四角', added: 2 });
       const classes = await t.app.inject({ method: 'GET', url: '/v1/galleries/symbols/classes' });
+      // Each class names a picture of one of its examples (see test/service/pictures.test.ts).
+      const picture = expect.stringMatching(/^\/v1\/galleries\/symbols\/examples\/\d+\/picture$/);
       expect(classes.json()).toEqual({
         classes: [
-          { label: 'circle', examples: 1 },
-          { label: 'cross', examples: 1 },
-          { label: 'square / 四角', examples: 2 },
-          { label: 'triangle', examples: 1 },
+          { label: 'circle', examples: 1, picture },
+          { label: 'cross', examples: 1, picture },
+          { label: 'square / 四角', examples: 2, picture },
+          { label: 'triangle', examples: 1, picture },
         ],
       });
       const info = await t.app.inject({ method: 'GET', url: '/v1/galleries/symbols' });

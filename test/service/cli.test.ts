@@ -86,8 +86,13 @@ describe('twinshot gallery', () => {
     await twinshot('gallery', 'export', 'shapes', exportFile, '--store', store);
     expect(JSON.parse(fs.readFileSync(exportFile, 'utf8'))).toMatchObject({
       format: 'twinshot-gallery',
-      examples: [{}, {}],
+      // Enrolled from files, so each example keeps a picture.
+      examples: [{ picture: expect.any(String) }, { picture: expect.any(String) }],
     });
+    const bareFile = path.join(dir, 'shapes-bare.json');
+    await twinshot('gallery', 'export', 'shapes', bareFile, '--no-pictures', '--store', store);
+    const bare = JSON.parse(fs.readFileSync(bareFile, 'utf8')) as { examples: object[] };
+    expect(bare.examples.map((e) => 'picture' in e)).toEqual([false, false]);
     expect(await twinshot('gallery', 'import', 'copy', exportFile, '--store', store)).toMatch(/imported 2 examples/);
     // JSON Lines, for galleries too large for one document: streamed in, one transaction.
     const linesFile = path.join(dir, 'shapes.jsonl');

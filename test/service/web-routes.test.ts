@@ -110,25 +110,34 @@ describe('GET /v1/runs/:run/events', () => {
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
-    const nextEvent = async (): Promise<{ event: string; records: { step: number }[] }> => {
+    const nextEvent = async (): Promise<{ event: string; records?: { step: number }[]; finished?: boolean }> => {
       while (!buffer.includes('\n\n')) buffer += (await reader.read()).value ?? '';
       const end = buffer.indexOf('\n\n');
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       const event = /^event: (.*)$/m.exec(block)![1]!;
-      return { event, records: JSON.parse(/^data: (.*)$/m.exec(block)![1]!).records };
+      const { run: _run, ...data } = JSON.parse(/^data: (.*)$/m.exec(block)![1]!);
+      return { event, ...data };
     };
 
     expect(await nextEvent()).toEqual({ event: 'reset', records: [{ kind: 'train', step: 1, loss: 2 }] });
+    expect(await nextEvent()).toEqual({ event: 'status', finished: false });
     // Half a line first: nothing is sent until the line is complete.
     fs.appendFileSync(log, '{"kind":"train","step":2,');
     await new Promise((resolve) => setTimeout(resolve, 100));
     fs.appendFileSync(log, '"loss":1.5}\n');
     expect(await nextEvent()).toEqual({ event: 'append', records: [{ kind: 'train', step: 2, loss: 1.5 }] });
-    // A resumed run rewrites its log (atomic rename): the stream starts over.
+    // Training ends: the trainer writes metrics.svg last.
+    fs.writeFileSync(path.join(runDir, 'metrics.svg'), '<svg/>');
+    expect(await nextEvent()).toEqual({ event: 'status', finished: true });
+    const listed = (await a.inject({ url: '/v1/runs' })).json().runs.find((r: { name: string }) => r.name === 'live');
+    expect(listed.finished).toBe(true);
+    // A resumed run rewrites its log (atomic rename): the stream starts over, and it runs again.
+    fs.utimesSync(path.join(runDir, 'metrics.svg'), new Date(1e12), new Date(1e12));
     fs.writeFileSync(`${log}.tmp`, line({ kind: 'train', step: 1, loss: 2 }));
     fs.renameSync(`${log}.tmp`, log);
     expect(await nextEvent()).toEqual({ event: 'reset', records: [{ kind: 'train', step: 1, loss: 2 }] });
+    expect(await nextEvent()).toEqual({ event: 'status', finished: false });
     controller.abort();
   });
 
@@ -145,11 +154,19 @@ describe('GET /v1/runs/:run/events', () => {
 });
 
 describe('GET /v1/explorer/task', () => {
-  it('says the explorer is unavailable, and why, when the server has no Omniglot', async () => {
+  it('says the explorer is unavailable, and how to fix it, when the server has no Omniglot', async () => {
     const response = await (await app({ runsDir, omniglot: null })).inject({ url: '/v1/explorer/task' });
     expect(response.statusCode).toBe(200);
     expect(response.json().available).toBe(false);
-    expect(response.json().message).toMatch(/Omniglot/);
+    expect(response.json().message).toMatch(/Omniglot.*`twinshot data omniglot`/);
+  });
+
+  it("keeps the server's folders out of the message", async () => {
+    const missing = path.join(dir, 'secret-folder');
+    const response = await (await app({ runsDir, omniglot: missing })).inject({ url: '/v1/explorer/task' });
+    expect(response.json().available).toBe(false);
+    expect(response.json().message).not.toContain('secret-folder');
+    expect(response.json().message).not.toContain(dir);
   });
 
   const omniglot = findOmniglot();

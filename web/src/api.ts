@@ -1,5 +1,6 @@
 // Talking to the twinshot service: fetch with the stored API key, errors turned into messages a
 // person can act on (the service's own JSON message, or "cannot reach the server").
+import { say } from './dom.js';
 
 const KEY_STORAGE = 'twinshot.apiKey';
 
@@ -111,6 +112,16 @@ export function messageOf(error: unknown): string {
   return `Something went wrong in the page: ${(error as Error)?.message ?? String(error)}`;
 }
 
+/** Shows what a call threw on a message line, tagged with its code so it can be cleared when over. */
+export function sayError(line: HTMLElement, error: unknown): void {
+  say(line, messageOf(error), 'error', error instanceof ApiError ? error.code : 'ERR_PAGE');
+}
+
+/** Whether a call was cancelled by its AbortSignal (a newer request took its place). */
+export function isAbort(error: unknown): boolean {
+  return (error as Error)?.name === 'AbortError';
+}
+
 // ---- the service's responses (see docs/service.md) ---------------------------------------------
 
 export interface Health {
@@ -141,9 +152,27 @@ export interface Verification {
   threshold: number;
 }
 
+export interface GalleryInfo {
+  name: string;
+  model: string;
+  dim: number;
+  metric: string;
+  createdAt: string;
+  classes: number;
+  examples: number;
+}
+
 export interface ClassSummary {
   label: string;
   examples: number;
+  /** Path of a picture of one of its examples (fetch it with the key), or null. */
+  picture?: string | null;
+}
+
+export interface ExampleSummary {
+  id: string;
+  createdAt: string;
+  picture: string | null;
 }
 
 export interface ExplorerCandidate {

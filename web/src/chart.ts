@@ -1,4 +1,5 @@
-// A line chart as SVG (no charting library): fixed size so nothing around it moves as data arrives.
+// A line chart as SVG (no charting library): a fixed height so nothing around it moves as data
+// arrives, drawn at the width it is shown at so its labels keep their size on a phone.
 import { svg } from './dom.js';
 
 export interface Series {
@@ -17,9 +18,13 @@ export interface ChartOptions {
   yRange?: [number, number];
 }
 
-const WIDTH = 640;
+/** Width used before the chart is laid out (and the narrowest it is drawn at). */
+const DEFAULT_WIDTH = 640;
+const MIN_WIDTH = 240;
 const HEIGHT = 240;
 const M = { left: 56, right: 16, top: 12, bottom: 34 };
+/** Room each x tick label needs, in pixels. */
+const X_TICK_SPACING = 70;
 /** Most vertices drawn per line; longer series are thinned (every point still counts in data-points). */
 const MAX_VERTICES = 1500;
 
@@ -38,6 +43,10 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
  */
 export function drawChart(host: SVGSVGElement, series: readonly Series[], options: ChartOptions): void {
   while (host.firstChild) host.removeChild(host.firstChild);
+  // One user unit per CSS pixel: labels are as large on a phone as on a desktop.
+  const shown = Math.round(host.getBoundingClientRect().width);
+  const width = shown > 0 ? Math.max(MIN_WIDTH, shown) : DEFAULT_WIDTH;
+  host.setAttribute('viewBox', `0 0 ${width} ${HEIGHT}`);
   const all = series.flatMap((s) => s.points);
   const main = series[0]?.points ?? [];
   host.dataset.points = String(main.length);
@@ -48,7 +57,7 @@ export function drawChart(host: SVGSVGElement, series: readonly Series[], option
       ? `${options.title}: ${main.length} points, latest ${options.format(last.y)} at step ${last.x}`
       : `${options.title}: no data yet`,
   );
-  const plotW = WIDTH - M.left - M.right;
+  const plotW = width - M.left - M.right;
   const plotH = HEIGHT - M.top - M.bottom;
   host.append(svg('rect', { x: M.left, y: M.top, width: plotW, height: plotH, class: 'plot-area' }));
   if (all.length === 0) {
@@ -75,7 +84,7 @@ export function drawChart(host: SVGSVGElement, series: readonly Series[], option
     host.append(svg('line', { x1: M.left, x2: M.left + plotW, y1: y(t), y2: y(t), class: 'grid' }));
     host.append(svg('text', { x: M.left - 6, y: y(t) + 4, 'text-anchor': 'end', class: 'tick' }, options.format(t)));
   }
-  for (const t of niceTicks(xMin, xMax, 5)) {
+  for (const t of niceTicks(xMin, xMax, Math.max(2, Math.min(6, Math.floor(plotW / X_TICK_SPACING))))) {
     host.append(svg('text', { x: x(t), y: HEIGHT - M.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, String(t)));
   }
   host.append(
@@ -102,15 +111,30 @@ export function drawChart(host: SVGSVGElement, series: readonly Series[], option
   }
 }
 
-/** An empty chart of fixed proportions (it scales with its container's width). */
-export function createChart(id: string, title: string): SVGSVGElement {
+/**
+ * An empty chart of fixed height that fills its container's width; `redraw` is called when that
+ * width changes (a phone turned, a window resized), so the chart is drawn again at the new size.
+ */
+export function createChart(id: string, title: string, redraw?: () => void): SVGSVGElement {
   const element = svg('svg', {
     id,
-    viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+    viewBox: `0 0 ${DEFAULT_WIDTH} ${HEIGHT}`,
+    height: HEIGHT,
     role: 'img',
     'aria-label': `${title}: no data yet`,
     class: 'chart',
-    preserveAspectRatio: 'xMidYMid meet',
+    preserveAspectRatio: 'xMinYMid meet',
   });
+  if (redraw && typeof ResizeObserver === 'function') {
+    let width = 0;
+    new ResizeObserver(([entry]) => {
+      const now = Math.round(entry?.contentRect.width ?? 0);
+      // Only a real change of width: the height is fixed, so drawing again cannot trigger this again.
+      if (now > 0 && Math.abs(now - width) >= 2) {
+        width = now;
+        redraw();
+      }
+    }).observe(element);
+  }
   return element;
 }

@@ -59,11 +59,36 @@ export function messageLine(id: string): HTMLParagraphElement {
   return h('p', { id, class: 'message', role: 'status', 'aria-live': 'polite' });
 }
 
-/** Shows a message: kind 'error' is red and announced assertively. */
-export function say(line: HTMLElement, text: string, kind: 'info' | 'ok' | 'error' = 'info'): void {
-  line.textContent = text;
+/**
+ * Text in which `backticked` parts (commands, in the service's messages too) become <code>, so no
+ * literal backtick reaches the reader. An unpaired backtick leaves the text as it is.
+ */
+export function rich(text: string): Child[] {
+  const parts = text.split('`');
+  if (parts.length % 2 === 0) return [text];
+  return parts.map((part, i) => (i % 2 === 1 ? h('code', {}, part) : part));
+}
+
+/**
+ * Shows a message: kind 'error' is red and announced assertively. `cause` names what the message is
+ * about (an error code such as ERR_UNREACHABLE), so it can be taken away when that is over.
+ */
+export function say(line: HTMLElement, text: string, kind: 'info' | 'ok' | 'error' = 'info', cause?: string): void {
+  replace(line, ...rich(text));
   line.dataset.kind = kind;
+  if (cause && text) line.dataset.cause = cause;
+  else delete line.dataset.cause;
   line.setAttribute('aria-live', kind === 'error' ? 'assertive' : 'polite');
+}
+
+/** Clears a message line (a message must not outlive what it was about). */
+export function unsay(line: HTMLElement): void {
+  say(line, '');
+}
+
+/** Clears every message line that speaks of `cause` (the server is back: "cannot reach" is over). */
+export function unsayAll(cause: string): void {
+  for (const line of document.querySelectorAll<HTMLElement>(`.message[data-cause="${cause}"]`)) unsay(line);
 }
 
 /** Percent with no decimals for bars and badges: 0.8712 -> "87%". */

@@ -2,6 +2,7 @@
 // shows whether the server is reachable and which model it serves.
 import './style.css';
 import { apiKey, call, messageOf, onReachability, setApiKey, type Health } from './api.js';
+import { unsayAll } from './dom.js';
 import type { Page } from './page.js';
 import { createExplorerPage } from './pages/explorer.js';
 import { createTeachPage } from './pages/teach.js';
@@ -69,12 +70,16 @@ async function checkServer(): Promise<void> {
   } catch (error) {
     status.textContent = '● server unreachable';
     status.dataset.state = 'down';
-    status.title = messageOf(error);
+    status.title = messageOf(error).replaceAll('`', '');
   }
 }
 
 onReachability((reachable) => {
-  if (reachable && status.dataset.state === 'down') void checkServer();
+  if (reachable && status.dataset.state === 'down') {
+    void checkServer();
+    // "Cannot reach the server" is over once a call gets through.
+    unsayAll('ERR_UNREACHABLE');
+  }
   if (!reachable) {
     status.textContent = '● server unreachable';
     status.dataset.state = 'down';

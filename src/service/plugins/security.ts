@@ -67,7 +67,9 @@ export const browserSecurity = fp<SecurityOptions>(
           formAction: ["'self'"],
           frameAncestors: ["'none'"],
           objectSrc: ["'none'"],
-          scriptSrc: ["'self'"],
+          // 'wasm-unsafe-eval' lets the page compile WebAssembly (onnxruntime-web, recognition on the
+          // device, served from /ort/); it allows no eval() of JavaScript.
+          scriptSrc: ["'self'", "'wasm-unsafe-eval'"],
           scriptSrcAttr: ["'none'"],
           // Swagger UI (at /docs) inserts one <style> element; its hash lets exactly that one apply.
           // The browser tests fail on any CSP violation of the page or /docs, so an upgrade that

@@ -1,5 +1,5 @@
-// A gallery's classes: list them, enrol examples of one, remove one, and identify an image
-// against them.
+// A gallery's classes: list them, enrol examples of one (keeping a picture of each), list a
+// class's examples and fetch their pictures, remove a class, and identify an image against them.
 import type { FastifyPluginAsync } from 'fastify';
 import { TwinshotError } from '../../errors.js';
 import { checkLabel } from '../../gallery/gallery.js';
@@ -12,6 +12,11 @@ const tags = ['galleries'];
 
 type GalleryParams = { gallery: string };
 type ClassParams = { gallery: string; label: string };
+type ExampleParams = { gallery: string; id: string };
+
+/** Where an example's picture is served (the routes below). */
+const pictureUrl = (gallery: string, id: string): string =>
+  `/v1/galleries/${encodeURIComponent(gallery)}/examples/${encodeURIComponent(id)}/picture`;
 
 export const classRoutes: FastifyPluginAsync<ServiceContext> = async (app, context) => {
   const { recognizer, metrics, limits, embedImages } = context;
@@ -22,12 +27,68 @@ export const classRoutes: FastifyPluginAsync<ServiceContext> = async (app, conte
       config: { access: 'read' },
       schema: {
         tags,
-        summary: 'List the classes of a gallery with their example counts',
+        summary: 'List the classes of a gallery with their example counts and a picture of each',
         params: S.GalleryParams,
         response: { 200: S.ClassList, ...S.ERROR_RESPONSES },
       },
     },
-    async (request) => ({ classes: await (await recognizer.gallery(request.params.gallery)).list() }),
+    async (request) => {
+      const gallery = await recognizer.gallery(request.params.gallery);
+      const classes = await gallery.listWithPictures();
+      return {
+        classes: classes.map((c) => ({
+          ...c,
+          picture: c.picture === null ? null : pictureUrl(gallery.name, c.picture),
+        })),
+      };
+    },
+  );
+
+  app.get<{ Params: ClassParams }>(
+    '/v1/galleries/:gallery/classes/:label/examples',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: "A class's examples, oldest first, each with the path of its picture (null when it has none)",
+        params: S.ClassParams,
+        response: { 200: S.ExampleList, ...S.ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const gallery = await recognizer.gallery(request.params.gallery);
+      const examples = await gallery.examples(request.params.label);
+      return {
+        label: request.params.label,
+        examples: examples.map((e) => ({
+          id: e.id,
+          createdAt: e.createdAt,
+          picture: e.hasPicture ? pictureUrl(gallery.name, e.id) : null,
+        })),
+      };
+    },
+  );
+
+  app.get<{ Params: ExampleParams }>(
+    '/v1/galleries/:gallery/examples/:id/picture',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags,
+        summary: "An example's picture (PNG, at most 256 pixels a side), as enrolled",
+        params: S.ExampleParams,
+        response: { ...S.ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const gallery = await recognizer.gallery(request.params.gallery);
+      const picture = await gallery.picture(request.params.id);
+      // Ids of a deleted and re-created gallery can repeat: revalidate rather than cache for long.
+      reply.header('cache-control', 'private, no-cache');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.type(picture.type);
+      return reply.send(Buffer.from(picture.bytes));
+    },
   );
 
   app.post<{ Params: ClassParams }>(
@@ -48,6 +109,11 @@ export const classRoutes: FastifyPluginAsync<ServiceContext> = async (app, conte
       const { images } = await readImages(request, { maxImages: limits.imagesPerRequest });
       const vectors = await embedImages(images.map((i) => i.bytes));
       const ids = await gallery.enrollVectors(vectors.map((vector) => ({ label, vector })));
+      // The images were read above (embedImages), so making their pictures cannot fail on them.
+      await gallery.keepPictures(
+        ids,
+        images.map((i) => i.bytes),
+      );
       reply.code(201);
       return { label, added: ids.length, ids };
     },

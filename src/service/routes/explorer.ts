@@ -47,6 +47,10 @@ const ExplorerQuery = Type.Object({
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'default: random' })),
 });
 
+/** What visitors are told when there is no data set (the server's log has where it looked). */
+const UNAVAILABLE =
+  'this server has no Omniglot evaluation set; whoever runs it can get it with `twinshot data omniglot` and restart `twinshot serve`';
+
 function dataUrl(png: Uint8Array): string {
   return `data:image/png;base64,${Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString('base64')}`;
 }
@@ -56,6 +60,7 @@ export const explorerRoutes: FastifyPluginAsync<ServiceContext & ExplorerOptions
   // The evaluation set is read on the first explorer request, once; a failure is remembered too,
   // so an absent data set costs one look, not one per click.
   let evaluation: Promise<OmniglotFiles> | undefined;
+  let reasonLogged = false;
   const loadEvaluation = (): Promise<OmniglotFiles> =>
     (evaluation ??= (async () => {
       if (options.omniglot === null)
@@ -79,7 +84,12 @@ export const explorerRoutes: FastifyPluginAsync<ServiceContext & ExplorerOptions
       try {
         files = await loadEvaluation();
       } catch (error) {
-        if (isTwinshotError(error) && error.code === 'ERR_DATASET') return { available: false, message: error.message };
+        if (isTwinshotError(error) && error.code === 'ERR_DATASET') {
+          // The reason names the server's folders: it goes to the log (once), not to visitors.
+          if (!reasonLogged) request.log.warn({ reason: error.message }, 'the explorer has no Omniglot');
+          reasonLogged = true;
+          return { available: false, message: UNAVAILABLE };
+        }
         throw error;
       }
       const seed = request.query.seed ?? Math.floor(Math.random() * 2 ** 31);

@@ -19,6 +19,8 @@ export interface RunsOptions {
 
 const RUN_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}$/;
 const METRICS_FILE = 'metrics.jsonl';
+/** `twinshot train` writes this last, when it ends (finished, stopped early or interrupted). */
+const END_FILE = 'metrics.svg';
 const tags = ['web page'];
 
 const RunParams = Type.Object({
@@ -42,6 +44,9 @@ const RunList = Type.Object({
       name: Type.String(),
       modifiedAt: Type.String({ format: 'date-time', description: 'last change of metrics.jsonl' }),
       bytes: Type.Integer(),
+      finished: Type.Boolean({
+        description: 'whether training has ended: its metrics.svg, written last, is no older than the log',
+      }),
     }),
   ),
 });
@@ -49,6 +54,22 @@ const RunList = Type.Object({
 const RunMetrics = Type.Object({ run: Type.String(), records: Type.Array(MetricsRecord) });
 
 type LogRecord = { kind: string; step: number; [key: string]: unknown };
+
+/**
+ * Whether the run in `folder` has ended: the trainer writes metrics.svg after its last record, and
+ * a resumed run rewrites its log, which makes the picture older than the log again.
+ */
+async function hasFinished(folder: string, logMtimeMs?: number): Promise<boolean> {
+  try {
+    const [end, log] = await Promise.all([
+      fs.promises.stat(path.join(folder, END_FILE)),
+      logMtimeMs === undefined ? fs.promises.stat(path.join(folder, METRICS_FILE)) : null,
+    ]);
+    return end.mtimeMs >= (logMtimeMs ?? log!.mtimeMs);
+  } catch {
+    return false;
+  }
+}
 
 /** Lines of a metrics log that are records (other lines, or ones cut by a crash, are skipped). */
 function isLogRecord(value: unknown): value is LogRecord {
@@ -84,15 +105,17 @@ export const runRoutes: FastifyPluginAsync<RunsOptions> = async (app, options) =
       } catch {
         // no runs folder yet: no runs
       }
-      const runs: { name: string; modifiedAt: string; bytes: number; mtime: number }[] = [];
+      const runs: { name: string; modifiedAt: string; bytes: number; finished: boolean; mtime: number }[] = [];
       for (const entry of entries) {
         if (!entry.isDirectory() || !RUN_NAME.test(entry.name)) continue;
         try {
-          const stat = await fs.promises.stat(path.join(runsDir, entry.name, METRICS_FILE));
+          const folder = path.join(runsDir, entry.name);
+          const stat = await fs.promises.stat(path.join(folder, METRICS_FILE));
           runs.push({
             name: entry.name,
             modifiedAt: stat.mtime.toISOString(),
             bytes: stat.size,
+            finished: await hasFinished(folder, stat.mtimeMs),
             mtime: stat.mtimeMs,
           });
         } catch {
@@ -105,12 +128,12 @@ export const runRoutes: FastifyPluginAsync<RunsOptions> = async (app, options) =
   );
 
   /** The run's folder. @throws TwinshotError ERR_NOT_FOUND when there is no such run */
-  function runFolder(request: FastifyRequest): { run: string; file: string } {
+  function runFolder(request: FastifyRequest): { run: string; folder: string; file: string } {
     const { run } = request.params as { run: string };
     const folder = path.join(runsDir, run);
     if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory())
       throw new TwinshotError('ERR_NOT_FOUND', `no run '${run}' in ${runsDirLabel}`);
-    return { run, file: path.join(folder, METRICS_FILE) };
+    return { run, folder, file: path.join(folder, METRICS_FILE) };
   }
 
   app.get(
@@ -144,14 +167,16 @@ export const runRoutes: FastifyPluginAsync<RunsOptions> = async (app, options) =
       schema: {
         tags,
         summary:
-          "Follows a run's metrics log as server-sent events: `reset` with every record, then `append` with new ones",
+          "Follows a run's metrics log as server-sent events: `reset` with every record, then `append` with new ones; " +
+          '`status` ({ finished }) first and whenever training ends or resumes',
         params: RunParams,
         response: { ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      const { run, file } = runFolder(request);
+      const { run, folder, file } = runFolder(request);
       const tail = new JsonlTail(file, isLogRecord);
+      let finished: boolean | null = null;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -184,11 +209,17 @@ export const runRoutes: FastifyPluginAsync<RunsOptions> = async (app, options) =
       const tick = async (first: boolean): Promise<void> => {
         try {
           const { reset, records } = await tail.poll();
+          const now = await hasFinished(folder);
           if (ended) return;
           if (first || reset) send('reset', { run, records });
           else if (records.length > 0) send('append', { run, records });
-          else if (Date.now() - lastWrite >= keepAliveMs) raw.write(': keep-alive\n\n');
-          else return schedule();
+          if (now !== finished) {
+            finished = now;
+            send('status', { run, finished });
+          } else if (!first && !reset && records.length === 0) {
+            if (Date.now() - lastWrite >= keepAliveMs) raw.write(': keep-alive\n\n');
+            else return schedule();
+          }
           lastWrite = Date.now();
         } catch (error) {
           request.log.warn({ err: error, run }, 'reading the metrics log failed');

@@ -1,7 +1,7 @@
 // One-shot explorer: a twenty-way task from Omniglot's evaluation alphabets (never seen in
 // training), the model's score for every candidate, its choice, whether it was right, and a
 // running accuracy over the tasks seen.
-import { call, messageOf, type ExplorerResponse, type ExplorerTask } from '../api.js';
+import { call, sayError, type ExplorerResponse, type ExplorerTask } from '../api.js';
 import { h, messageLine, percent, replace, say } from '../dom.js';
 import type { Page } from '../page.js';
 
@@ -12,6 +12,9 @@ export function createExplorerPage(): Page {
   let seen = 0;
   let right = 0;
   let loading = false;
+
+  /** False once the server said it has no Omniglot: there is nothing to show or to ask for. */
+  let available = true;
 
   const next = h('button', { type: 'button', id: 'explorer-next', class: 'primary' }, 'Next task');
   const message = messageLine('explorer-message');
@@ -38,7 +41,7 @@ export function createExplorerPage(): Page {
     message,
     h(
       'div',
-      { class: 'explorer' },
+      { class: 'explorer', id: 'explorer-board' },
       h(
         'div',
         { class: 'card query-card' },
@@ -49,9 +52,22 @@ export function createExplorerPage(): Page {
         accuracy,
         h('div', { class: 'row' }, next),
       ),
-      h('div', { class: 'card' }, h('h3', {}, 'Candidates, with the model’s confidence'), grid),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', {}, 'Candidates, with the model’s confidence'),
+        grid,
+        h(
+          'p',
+          { class: 'hint', id: 'explorer-confidence-note' },
+          'Each percentage is the model’s calibrated probability that the candidate shows the query’s character, ' +
+            'judged for each candidate on its own, so together they need not add up to 100%. The model’s choice is ' +
+            'the nearest candidate (smallest d).',
+        ),
+      ),
     ),
   );
+  const board = element.querySelector<HTMLElement>('#explorer-board')!;
 
   function render(task: ExplorerTask): void {
     taskInfo.textContent = `${task.alphabet}: query by drawer ${task.drawers[0]}, candidates by drawer ${task.drawers[1]} (task ${task.seed}, model ${task.model})`;
@@ -105,10 +121,14 @@ export function createExplorerPage(): Page {
       const query = seed === null ? '' : `?seed=${seed}`;
       const response = await call<ExplorerResponse>('GET', `/v1/explorer/task${query}`);
       if (!response.available || !response.task) {
+        // The server's reason names its folders, which are no business of a visitor: say it plainly.
+        available = false;
+        board.hidden = true;
         say(
           message,
-          `The explorer needs Omniglot on the server, and it has none: ${response.message ?? 'no data set found'}`,
-          'error',
+          'The explorer is off on this server: it needs Omniglot’s evaluation set, which the server does not have. ' +
+            'Whoever runs the server can fetch it with `twinshot data omniglot` and restart `twinshot serve`.',
+          'info',
         );
         return;
       }
@@ -119,10 +139,10 @@ export function createExplorerPage(): Page {
       render(task);
       say(message, '');
     } catch (error) {
-      say(message, messageOf(error), 'error');
+      sayError(message, error);
     } finally {
       loading = false;
-      next.disabled = false;
+      next.disabled = !available;
     }
   }
 
@@ -133,7 +153,7 @@ export function createExplorerPage(): Page {
     show(params) {
       const requested = params.get('seed');
       if (requested !== null && /^\d+$/.test(requested)) seed = Number(requested);
-      if (seen === 0) void load();
+      if (seen === 0 && available) void load();
     },
     hide: () => {},
   };

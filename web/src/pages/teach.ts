@@ -1,14 +1,36 @@
-// Teach and recognise: draw one example of a few new symbols, enrol each into a gallery of the
-// service, then draw a query and see the gallery's symbols ranked with confidence bars.
-import { ApiError, call, messageOf, type ClassSummary, type Identification } from '../api.js';
+// Teach and recognise: draw (or upload, or photograph) examples of a few new symbols, enrol each
+// into a gallery of the service, grow a class example by example and look at its examples, draw a
+// query and see the gallery's symbols ranked with confidence bars after every stroke, and take the
+// gallery away (take-away.ts).
+import { ApiError, isAbort, messageOf, sayError, type ClassSummary, type Identification } from '../api.js';
 import { DrawPad } from '../draw-pad.js';
-import { h, messageLine, percent, replace, say } from '../dom.js';
+import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
+import { loadDeviceModel, type DeviceModel } from '../device/model.js';
+import type { GalleryBackend } from '../galleries/backend.js';
+import { deviceGalleries } from '../galleries/device.js';
+import { serverGalleries } from '../galleries/server.js';
 import type { Page } from '../page.js';
+import { forgetPictures, picture } from '../pictures.js';
+import { createTakeAway } from './take-away.js';
 
 const GALLERY_STORAGE = 'twinshot.gallery';
-const THUMBS_STORAGE = 'twinshot.thumbnails.';
+/** 'server' or 'device': where recognition ran when the page was last used. */
+const WHERE_STORAGE = 'twinshot.where';
+/** Where earlier versions of the page kept thumbnails; the service keeps pictures now. */
+const OLD_THUMBS_STORAGE = 'twinshot.thumbnails.';
 const DEFAULT_GALLERY = 'playground';
 const GALLERY_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * The same rule for the input's `pattern` attribute, which browsers compile with the `v` flag
+ * (anchored for us): there a '-' inside a class must be escaped.
+ */
+const GALLERY_NAME_ATTRIBUTE = '[A-Za-z0-9._\\-]{1,64}';
+/** The service's label rule (checkLabel in src/gallery/gallery.ts): checked here before sending. */
+const MAX_LABEL = 200;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+/** Quiet time after a stroke before the drawing is recognised (a new stroke restarts it). */
+const LIVE_DELAY_MS = 250;
 
 function stored(key: string, fallback: string): string {
   try {
@@ -23,77 +45,141 @@ function store(key: string, value: string | null): void {
     if (value === null) localStorage.removeItem(key);
     else localStorage.setItem(key, value);
   } catch {
-    // storage disabled or full: thumbnails are a nicety
+    // storage disabled or full: the gallery name is a nicety
   }
 }
 
-const path = (gallery: string, ...rest: string[]): string =>
-  ['/v1/galleries', gallery, ...rest].map((p, i) => (i === 0 ? p : encodeURIComponent(p))).join('/');
+/** Drops the thumbnails earlier versions of the page kept in this browser. */
+function forgetOldThumbnails(): void {
+  try {
+    for (const key of Object.keys(localStorage)) if (key.startsWith(OLD_THUMBS_STORAGE)) localStorage.removeItem(key);
+  } catch {
+    // storage disabled: nothing was kept
+  }
+}
+
+/** What is wrong with a label, or null when the service will take it. */
+function labelProblem(label: string): string | null {
+  if (!label) return 'Give the symbol a name first.';
+  if (label.length > MAX_LABEL)
+    return `A name can be at most ${MAX_LABEL} characters; this one has ${label.length}. Shorten it.`;
+  if (CONTROL_CHARACTERS.test(label)) return 'A name cannot contain line breaks or other control characters.';
+  return null;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function createTeachPage(): Page {
   let gallery = stored(GALLERY_STORAGE, DEFAULT_GALLERY);
+  /** Whether the gallery exists on the service (null until the first look). */
+  let exists: boolean | null = null;
   let classes: ClassSummary[] = [];
   let busy = false;
+  const server = serverGalleries();
+  let backend: GalleryBackend = server;
+  /** The model running in this browser, once loaded (kept: switching back and forth is instant). */
+  let deviceModel: Promise<DeviceModel> | null = null;
+  /** Classes whose examples are shown (kept across re-renders). */
+  const opened = new Set<string>();
+  forgetOldThumbnails();
 
-  // The service keeps vectors, not pictures: the page remembers a thumbnail of each taught symbol.
-  const thumbs = (): Record<string, string> => {
-    try {
-      return JSON.parse(stored(THUMBS_STORAGE + gallery, '{}')) as Record<string, string>;
-    } catch {
-      return {};
-    }
-  };
-  const saveThumbs = (value: Record<string, string> | null): void =>
-    store(THUMBS_STORAGE + gallery, value === null ? null : JSON.stringify(value));
+  const whereServer = h('input', { type: 'radio', name: 'where', value: 'server', id: 'where-server', checked: true });
+  const whereDevice = h('input', { type: 'radio', name: 'where', value: 'device', id: 'where-device' });
+  const whereStatus = h('p', { id: 'where-status', class: 'where-status', role: 'status', 'aria-live': 'polite' });
+  const where = h(
+    'fieldset',
+    { class: 'where', id: 'where' },
+    h('legend', {}, 'Where recognition runs'),
+    h(
+      'div',
+      { class: 'where-choices' },
+      h('label', { for: 'where-server' }, whereServer, ' On the server'),
+      h('label', { for: 'where-device' }, whereDevice, ' On this device'),
+    ),
+    whereStatus,
+  );
 
   const galleryInput = h('input', {
     id: 'gallery-name',
     value: gallery,
     autocomplete: 'off',
     spellcheck: 'false',
-    pattern: GALLERY_NAME.source,
+    pattern: GALLERY_NAME_ATTRIBUTE,
     'aria-describedby': 'gallery-help',
   });
   const clearGallery = h('button', { type: 'button', id: 'clear-gallery', class: 'danger' }, 'Clear gallery');
   const gallerySummary = h('span', { id: 'gallery-summary', class: 'muted' });
   const galleryMessage = messageLine('gallery-message');
 
-  const teachPad = new DrawPad({ id: 'teach-pad', label: 'a new symbol to teach', onChange: () => sync() });
+  const teachPad = new DrawPad({
+    id: 'teach-pad',
+    label: 'a new symbol to teach',
+    multiple: true,
+    onChange: () => {
+      if (!busy) unsay(teachMessage);
+    },
+  });
   const labelInput = h('input', {
     id: 'teach-label',
     autocomplete: 'off',
-    maxlength: 200,
     placeholder: 'e.g. spiral',
+    'aria-describedby': 'teach-label-help',
   });
   const teachButton = h('button', { type: 'submit', id: 'teach-add', class: 'primary' }, 'Add to gallery');
   const teachMessage = messageLine('teach-message');
   const taughtList = h('ul', { id: 'taught', class: 'taught', 'aria-label': 'Symbols in the gallery' });
 
-  const queryPad = new DrawPad({ id: 'query-pad', label: 'a symbol to recognise', onChange: () => sync() });
+  const queryPad = new DrawPad({ id: 'query-pad', label: 'a symbol to recognise', onChange: () => queryChanged() });
   const recogniseButton = h('button', { type: 'submit', id: 'recognise', class: 'primary' }, 'Recognise');
   const queryMessage = messageLine('query-message');
   const results = h('div', { id: 'results', class: 'results', 'aria-live': 'polite' });
 
   const teachForm = h(
     'form',
-    { class: 'card', 'aria-labelledby': 'teach-heading', novalidate: true },
-    h('h3', { id: 'teach-heading' }, '1. Teach a symbol'),
-    h('p', { class: 'hint' }, 'Draw one example of a new symbol, name it, and add it. One drawing is enough.'),
-    teachPad.element,
-    h('div', { class: 'row' }, h('label', { for: 'teach-label' }, 'Name'), labelInput, teachButton),
-    teachMessage,
-    h('h4', {}, 'In the gallery'),
-    taughtList,
+    { class: 'card level', 'aria-labelledby': 'teach-heading', novalidate: true },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h3', { id: 'teach-heading' }, '1. Teach a symbol'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Draw one example of a new symbol, name it, and add it. One drawing is enough; you can also upload several ' +
+          'images of it at once.',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'card-body' },
+      teachPad.element,
+      h('div', { class: 'row' }, h('label', { for: 'teach-label' }, 'Name'), labelInput, teachButton),
+      h('span', { id: 'teach-label-help', class: 'visually-hidden' }, `Up to ${MAX_LABEL} characters`),
+      teachMessage,
+      h('h4', {}, 'In the gallery'),
+      taughtList,
+    ),
   );
   const queryForm = h(
     'form',
-    { class: 'card', 'aria-labelledby': 'query-heading', novalidate: true },
-    h('h3', { id: 'query-heading' }, '2. Recognise'),
-    h('p', { class: 'hint' }, 'Draw one of the symbols again, a little differently, and ask which it is.'),
-    queryPad.element,
-    h('div', { class: 'row' }, recogniseButton),
-    queryMessage,
-    results,
+    { class: 'card level', 'aria-labelledby': 'query-heading', novalidate: true },
+    h(
+      'div',
+      { class: 'card-head' },
+      h('h3', { id: 'query-heading' }, '2. Recognise'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Draw one of the symbols again, a little differently: it is recognised after every stroke.',
+      ),
+    ),
+    h(
+      'div',
+      { class: 'card-body' },
+      queryPad.element,
+      h('div', { class: 'row' }, recogniseButton),
+      queryMessage,
+      results,
+    ),
   );
 
   const element = h(
@@ -106,6 +192,7 @@ export function createTeachPage(): Page {
       'A twin network compares two images. It needs no retraining to learn a new symbol: it stores one ' +
         'embedding of your drawing, and later finds the stored symbol nearest to a new drawing.',
     ),
+    where,
     h(
       'div',
       { class: 'gallery-bar' },
@@ -118,48 +205,114 @@ export function createTeachPage(): Page {
     galleryMessage,
     h('div', { class: 'columns' }, teachForm, queryForm),
   );
+  const takeAway = createTakeAway({
+    gallery: () => gallery,
+    exists: () => exists === true,
+    imported: async () => {
+      exists = true;
+      forgetPictures();
+      await loadClasses();
+      queryChanged();
+    },
+  });
+  element.append(takeAway.element);
 
   function sync(): void {
     teachButton.disabled = busy;
-    recogniseButton.disabled = busy;
-    clearGallery.disabled = busy;
+    clearGallery.disabled = busy || exists !== true;
     const n = classes.reduce((sum, c) => sum + c.examples, 0);
     gallerySummary.textContent =
-      classes.length === 0
-        ? 'empty'
-        : `${classes.length} symbol${classes.length === 1 ? '' : 's'}, ${n} example${n === 1 ? '' : 's'}`;
+      classes.length === 0 ? 'empty' : `${plural(classes.length, 'symbol')}, ${plural(n, 'example')}`;
+    takeAway.sync(busy);
   }
 
   function renderTaught(): void {
-    const pictures = thumbs();
     if (classes.length === 0) {
       replace(taughtList, h('li', { class: 'empty' }, 'Nothing yet: teach a symbol above.'));
       return;
     }
+    for (const label of opened) if (!classes.some((c) => c.label === label)) opened.delete(label);
     replace(
       taughtList,
-      ...classes.map((c) =>
-        h(
+      ...classes.map((c, i) => {
+        const stripId = `examples-${i}`;
+        const strip = h('ol', {
+          class: 'examples-strip',
+          id: stripId,
+          'aria-label': `Examples of ${c.label}`,
+          hidden: !opened.has(c.label),
+        });
+        const toggle = h(
+          'button',
+          {
+            type: 'button',
+            class: 'small examples-toggle',
+            'aria-expanded': String(opened.has(c.label)),
+            'aria-controls': stripId,
+            'aria-label': `Examples of ${c.label}`,
+            onclick: () => {
+              if (opened.has(c.label)) opened.delete(c.label);
+              else opened.add(c.label);
+              toggle.setAttribute('aria-expanded', String(opened.has(c.label)));
+              strip.hidden = !opened.has(c.label);
+              if (opened.has(c.label)) void showExamples(c.label, strip);
+            },
+          },
+          'Examples',
+        );
+        if (opened.has(c.label)) void showExamples(c.label, strip);
+        return h(
           'li',
           { dataset: { label: c.label } },
-          pictures[c.label]
-            ? h('img', { src: pictures[c.label], alt: '', width: 40, height: 40 })
-            : h('span', { class: 'no-thumb', 'aria-hidden': 'true' }, '?'),
+          picture(c.picture, 40),
           h('span', { class: 'taught-label' }, c.label),
-          h('span', { class: 'muted' }, `${c.examples} example${c.examples === 1 ? '' : 's'}`),
+          h('span', { class: 'muted taught-count' }, plural(c.examples, 'example')),
           h(
-            'button',
-            {
-              type: 'button',
-              class: 'small',
-              'aria-label': `Remove ${c.label}`,
-              onclick: () => void removeClass(c.label),
-            },
-            'Remove',
+            'span',
+            { class: 'class-actions' },
+            toggle,
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'small add-example',
+                'aria-label': `Add an example to ${c.label}`,
+                onclick: () => void addExample(c.label),
+              },
+              'Add example',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'small',
+                'aria-label': `Remove ${c.label}`,
+                onclick: () => void removeClass(c.label),
+              },
+              'Remove',
+            ),
           ),
-        ),
-      ),
+          strip,
+        );
+      }),
     );
+  }
+
+  /** Fills a class's strip with the pictures of its examples, oldest first. */
+  async function showExamples(label: string, strip: HTMLElement): Promise<void> {
+    replace(strip, h('li', { class: 'muted' }, 'Loading…'));
+    try {
+      const examples = await backend.examples(gallery, label);
+      replace(
+        strip,
+        ...examples.map((e, i) =>
+          h('li', { dataset: { id: e.id } }, picture(e.picture, 56, `Example ${i + 1} of ${label}`)),
+        ),
+      );
+    } catch (error) {
+      replace(strip);
+      sayError(galleryMessage, error);
+    }
   }
 
   async function withBusy(work: () => Promise<void>): Promise<void> {
@@ -178,16 +331,22 @@ export function createTeachPage(): Page {
     // Only the latest load counts: switching galleries quickly must not show the previous one's list.
     const load = ++loads;
     try {
-      const listed = (await call<{ classes: ClassSummary[] }>('GET', path(gallery, 'classes'))).classes;
+      // A gallery that does not exist yet is simply empty (it is created on the first enrolment), so
+      // look it up in the list rather than asking for its classes and getting a 404.
+      const found = await backend.exists(gallery);
       if (load !== loads) return;
+      const listed = found ? await backend.classes(gallery) : [];
+      if (load !== loads) return;
+      exists = found;
       classes = listed;
-      say(galleryMessage, '');
+      if (galleryMessage.dataset.kind === 'error') unsay(galleryMessage);
     } catch (error) {
       if (load !== loads) return;
-      classes = [];
-      // A gallery that does not exist yet is simply empty: it is created on the first enrolment.
-      if (!(error instanceof ApiError && error.status === 404)) say(galleryMessage, messageOf(error), 'error');
-      else say(galleryMessage, '');
+      if (error instanceof ApiError && error.status === 404) {
+        // deleted in between, by another tab or client
+        exists = false;
+        classes = [];
+      } else sayError(galleryMessage, error);
     }
     renderTaught();
     sync();
@@ -196,25 +355,50 @@ export function createTeachPage(): Page {
   async function teach(): Promise<void> {
     const label = labelInput.value.trim();
     if (teachPad.isEmpty()) return say(teachMessage, 'Draw the symbol (or upload an image) first.', 'error');
-    if (!label) {
+    const problem = labelProblem(label);
+    if (problem) {
       labelInput.focus();
-      return say(teachMessage, 'Give the symbol a name first.', 'error');
+      return say(teachMessage, problem, 'error');
     }
+    await enrol(label);
+  }
+
+  /** "Add example" on a class: the drawing on the teach pad becomes one more example of it. */
+  async function addExample(label: string): Promise<void> {
+    if (teachPad.isEmpty()) {
+      labelInput.value = label;
+      teachPad.canvas.scrollIntoView({ block: 'nearest' });
+      return say(
+        teachMessage,
+        `Draw another example of “${label}” above (or upload images of it), then press Add to gallery.`,
+      );
+    }
+    await enrol(label);
+  }
+
+  async function enrol(label: string): Promise<void> {
+    const known = classes.find((c) => c.label === label);
     await withBusy(async () => {
-      say(teachMessage, `Adding “${label}”…`);
+      const count = teachPad.count;
+      say(teachMessage, `Adding “${label}”${count > 1 ? ` (${count} images)` : ''}…`);
       try {
-        const image = await teachPad.toBlob();
-        await call('PUT', path(gallery));
-        const form = new FormData();
-        form.append('image', image, 'drawing.png');
-        await call('POST', path(gallery, 'classes', label, 'examples'), form);
-        saveThumbs({ ...thumbs(), [label]: teachPad.thumbnail() });
-        say(teachMessage, `Added “${label}”. Teach another symbol, or draw one on the right to recognise it.`, 'ok');
+        await backend.enrol(gallery, label, await teachPad.toBlobs());
+        exists = true;
+        // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
+        say(
+          teachMessage,
+          known
+            ? `Added ${plural(count, 'example')} to “${label}” (now ${known.examples + count}).`
+            : `Added “${label}”${count > 1 ? ` with ${count} examples` : ''}. Teach another symbol, or draw it ` +
+                'again in “2. Recognise” to test it.',
+          'ok',
+        );
         await loadClasses();
+        if (!queryPad.isEmpty()) void recognise();
       } catch (error) {
-        say(teachMessage, messageOf(error), 'error');
+        sayError(teachMessage, error);
       }
     });
   }
@@ -222,34 +406,65 @@ export function createTeachPage(): Page {
   async function removeClass(label: string): Promise<void> {
     await withBusy(async () => {
       try {
-        await call('DELETE', path(gallery, 'classes', label));
-        const pictures = thumbs();
-        delete pictures[label];
-        saveThumbs(pictures);
+        await backend.removeClass(gallery, label);
         say(galleryMessage, `Removed “${label}”.`, 'ok');
         await loadClasses();
+        queryChanged();
       } catch (error) {
-        say(galleryMessage, messageOf(error), 'error');
+        sayError(galleryMessage, error);
       }
     });
   }
 
+  // ---- recognition: after each stroke (debounced), the newest drawing only ---------------------
+  let liveTimer: number | undefined;
+  let inflight: AbortController | null = null;
+
+  function cancelRecognition(): void {
+    window.clearTimeout(liveTimer);
+    inflight?.abort();
+    inflight = null;
+    results.removeAttribute('aria-busy');
+  }
+
+  function queryChanged(): void {
+    cancelRecognition();
+    if (queryPad.isEmpty()) {
+      replace(results);
+      unsay(queryMessage);
+      return;
+    }
+    liveTimer = window.setTimeout(() => void recognise(), LIVE_DELAY_MS);
+  }
+
   async function recognise(): Promise<void> {
+    cancelRecognition();
     if (queryPad.isEmpty()) return say(queryMessage, 'Draw a symbol (or upload an image) first.', 'error');
-    if (classes.length === 0) return say(queryMessage, 'The gallery is empty: teach a symbol first.', 'error');
-    await withBusy(async () => {
-      say(queryMessage, 'Comparing…');
-      try {
-        const form = new FormData();
-        form.append('image', await queryPad.toBlob(), 'query.png');
-        form.append('k', '5');
-        const result = await call<Identification>('POST', path(gallery, 'identify'), form);
-        say(queryMessage, '');
-        renderResults(result);
-      } catch (error) {
-        say(queryMessage, messageOf(error), 'error');
+    if (classes.length === 0) {
+      replace(results);
+      return say(queryMessage, 'The gallery is empty: teach a symbol in “1. Teach a symbol” first.', 'error');
+    }
+    const controller = new AbortController();
+    inflight = controller;
+    results.setAttribute('aria-busy', 'true');
+    say(queryMessage, 'Recognising…');
+    try {
+      const image = await queryPad.toBlob();
+      if (controller.signal.aborted) return;
+      const result = await backend.identify(gallery, image, 5, controller.signal);
+      if (controller !== inflight) return;
+      unsay(queryMessage);
+      renderResults(result);
+    } catch (error) {
+      if (isAbort(error) || controller !== inflight) return;
+      replace(results);
+      sayError(queryMessage, error);
+    } finally {
+      if (controller === inflight) {
+        inflight = null;
+        results.removeAttribute('aria-busy');
       }
-    });
+    }
   }
 
   function renderResults(result: Identification): void {
@@ -271,7 +486,7 @@ export function createTeachPage(): Page {
           h('strong', {}, `“${result.label}”`),
           best ? ` (${percent(best.confidence)} sure).` : '.',
         );
-    const pictures = thumbs();
+    const pictures = new Map(classes.map((c) => [c.label, c.picture]));
     replace(
       results,
       verdict,
@@ -281,10 +496,11 @@ export function createTeachPage(): Page {
         ...result.matches.map((m, i) =>
           h(
             'li',
-            { dataset: { label: m.label }, class: i === 0 && !result.unknown ? 'best' : '' },
-            pictures[m.label]
-              ? h('img', { src: pictures[m.label], alt: '', width: 32, height: 32 })
-              : h('span', { class: 'no-thumb', 'aria-hidden': 'true' }, '?'),
+            {
+              dataset: { label: m.label, distance: m.distance.toFixed(6) },
+              class: i === 0 && !result.unknown ? 'best' : '',
+            },
+            picture(pictures.get(m.label), 32),
             h('span', { class: 'match-label' }, m.label),
             h(
               'span',
@@ -303,6 +519,13 @@ export function createTeachPage(): Page {
           ),
         ),
       ),
+      h(
+        'p',
+        { class: 'hint', id: 'confidence-note' },
+        'Each percentage is the model’s calibrated probability that your drawing shows that symbol, judged for ' +
+          'each symbol on its own, so together they need not add up to 100%. d is the distance between the two ' +
+          `embeddings; the model calls a match at ${result.threshold.toFixed(2)} or less.`,
+      ),
     );
   }
 
@@ -314,18 +537,27 @@ export function createTeachPage(): Page {
     event.preventDefault();
     void recognise();
   });
+  labelInput.addEventListener('input', () => {
+    if (teachMessage.dataset.kind === 'error') unsay(teachMessage);
+  });
   clearGallery.addEventListener('click', () => {
     void withBusy(async () => {
       try {
-        await call('DELETE', path(gallery));
+        await backend.clear(gallery);
       } catch (error) {
-        if (!(error instanceof ApiError && error.status === 404)) return say(galleryMessage, messageOf(error), 'error');
+        return sayError(galleryMessage, error);
       }
-      saveThumbs(null);
+      forgetPictures();
+      opened.clear();
+      cancelRecognition();
       replace(results);
+      unsay(queryMessage);
       say(galleryMessage, `Cleared gallery “${gallery}”.`, 'ok');
       await loadClasses();
     });
+  });
+  galleryInput.addEventListener('input', () => {
+    if (galleryMessage.dataset.kind === 'error') unsay(galleryMessage);
   });
   galleryInput.addEventListener('change', () => {
     const name = galleryInput.value.trim();
@@ -334,16 +566,95 @@ export function createTeachPage(): Page {
       return;
     }
     gallery = name;
+    exists = null;
+    forgetPictures();
+    opened.clear();
     store(GALLERY_STORAGE, name);
+    unsay(galleryMessage);
+    cancelRecognition();
     replace(results);
-    void loadClasses();
+    unsay(queryMessage);
+    void loadClasses().then(() => {
+      if (!queryPad.isEmpty()) queryChanged();
+    });
   });
+
+  // ---- where recognition runs: the service, or this browser ----------------------------------
+  let device: GalleryBackend | null = null;
+
+  /** Marks the page with where recognition runs; on the server, says so (the device says more once loaded). */
+  function sayWhere(): void {
+    element.dataset.where = backend.where;
+    takeAway.element.hidden = backend.where === 'device';
+    if (backend.where === 'server')
+      say(
+        whereStatus,
+        'On the server: each drawing is sent to the twinshot server, which runs the model and keeps the gallery.',
+      );
+  }
+
+  async function switchTo(place: 'server' | 'device'): Promise<void> {
+    store(WHERE_STORAGE, place);
+    if (place === 'device') {
+      whereDevice.checked = true;
+      say(whereStatus, 'Loading the model and its runtime into this browser (about 15 MB the first time)…');
+      try {
+        deviceModel ??= loadDeviceModel();
+        const model = await deviceModel;
+        if (!whereDevice.checked) return; // switched back while it loaded
+        device ??= deviceGalleries(model);
+        backend = device;
+        say(
+          whereStatus,
+          `On this device: the model ${model.id} runs in this browser (onnxruntime-web). Drawings and this ` +
+            'gallery stay here (IndexedDB); once the model has loaded, no server is needed.',
+          'ok',
+        );
+      } catch (error) {
+        deviceModel = null;
+        whereServer.checked = true;
+        backend = server;
+        store(WHERE_STORAGE, 'server');
+        sayWhere();
+        say(
+          whereStatus,
+          `Recognition on this device is not available: ${messageOf(error)} It stays on the server.`,
+          'error',
+        );
+        return;
+      }
+    } else {
+      whereServer.checked = true;
+      backend = server;
+    }
+    sayWhere();
+    // Another place holds another gallery: show what it holds.
+    exists = null;
+    classes = [];
+    forgetPictures();
+    opened.clear();
+    cancelRecognition();
+    replace(results);
+    unsay(queryMessage);
+    renderTaught();
+    sync();
+    await loadClasses();
+    if (!queryPad.isEmpty()) queryChanged();
+  }
+
+  whereServer.addEventListener('change', () => void switchTo('server'));
+  whereDevice.addEventListener('change', () => void switchTo('device'));
+  sayWhere();
+  if (stored(WHERE_STORAGE, 'server') === 'device') void switchTo('device');
 
   renderTaught();
   sync();
   return {
     element,
     show: () => void loadClasses(),
-    hide: () => {},
+    hide: () => {
+      teachPad.stopCamera();
+      queryPad.stopCamera();
+    },
   };
 }

@@ -1,6 +1,6 @@
 // Training dashboard: the loss and one-shot accuracy curves of a run's metrics log
 // (runs/<name>/metrics.jsonl), updated live over server-sent events while `twinshot train` runs.
-import { authHeaders, call, errorOf, messageOf, type MetricsRecord, type RunSummary } from '../api.js';
+import { authHeaders, call, errorOf, sayError, type MetricsRecord, type RunSummary } from '../api.js';
 import { createChart, drawChart } from '../chart.js';
 import { h, messageLine, percent, replace, say } from '../dom.js';
 import type { Page } from '../page.js';
@@ -62,8 +62,8 @@ export function createTrainingPage(): Page {
   const live = h('p', { id: 'run-live', class: 'live', role: 'status' }, '\u00a0');
   const message = messageLine('training-message');
   const tiles = h('dl', { id: 'run-tiles', class: 'tiles' });
-  const lossChart = createChart('loss-chart', 'Training loss');
-  const accuracyChart = createChart('accuracy-chart', 'One-shot validation accuracy');
+  const lossChart = createChart('loss-chart', 'Training loss', () => render());
+  const accuracyChart = createChart('accuracy-chart', 'One-shot validation accuracy', () => render());
 
   const element = h(
     'section',
@@ -117,7 +117,11 @@ export function createTrainingPage(): Page {
     ];
     replace(
       tiles,
-      h('div', {}, ...tile('Step', String(Math.max(0, ...records.map((r) => r.step))), 'tile-step')),
+      h(
+        'div',
+        {},
+        ...tile('Step', records.length > 0 ? String(Math.max(...records.map((r) => r.step))) : '–', 'tile-step'),
+      ),
       h('div', {}, ...tile('Loss', lastTrain ? lastTrain.loss!.toPrecision(3) : '–', 'tile-loss')),
       h('div', {}, ...tile('Accuracy', lastValidation ? percent(lastValidation.accuracy!) : '–', 'tile-accuracy')),
       h('div', {}, ...tile('Best', best ? `${percent(best.accuracy!)} at ${best.step}` : '–', 'tile-best')),
@@ -129,6 +133,14 @@ export function createTrainingPage(): Page {
     stream?.abort();
     stream = null;
     clearTimeout(retry);
+  }
+
+  /** Says whether the followed run is still being written or has ended (the service tells). */
+  function showState(name: string, finished: boolean): void {
+    live.textContent = finished
+      ? `■ Finished: ${name} has ended; these are its final curves`
+      : `● Live: following ${name}/metrics.jsonl`;
+    live.dataset.state = finished ? 'finished' : 'live';
   }
 
   /** Follows the chosen run; on a dropped connection, retries every two seconds. */
@@ -145,19 +157,19 @@ export function createTrainingPage(): Page {
       });
       if (!response.ok) {
         const error = await errorOf(response);
-        say(message, error.message, 'error');
+        sayError(message, error);
         live.textContent = 'Not following';
         live.dataset.state = 'off';
         if (error.status !== 404) retry = window.setTimeout(() => void follow(name), RETRY_MS * 2);
         return;
       }
-      live.textContent = `● Live: following ${name}/metrics.jsonl`;
-      live.dataset.state = 'live';
+      showState(name, false);
       say(message, '');
       await readEvents(
         response,
         (event, data) => {
-          const body = JSON.parse(data) as { records: MetricsRecord[] };
+          const body = JSON.parse(data) as { records: MetricsRecord[]; finished?: boolean };
+          if (event === 'status') return showState(name, body.finished === true);
           if (event === 'reset') records = body.records;
           else if (event === 'append') records = records.concat(body.records);
           else return;
@@ -199,7 +211,7 @@ export function createTrainingPage(): Page {
       say(message, '');
       if (stream === null) void follow(run);
     } catch (error) {
-      say(message, messageOf(error), 'error');
+      sayError(message, error);
     }
   }
 

@@ -1,12 +1,17 @@
 // Verify: two drawings or uploads, and the model's probability that they show the same class.
-import { call, messageOf, type Verification } from '../api.js';
+import { call, sayError, type Verification } from '../api.js';
 import { DrawPad } from '../draw-pad.js';
-import { h, messageLine, percent, replace, say } from '../dom.js';
+import { h, messageLine, percent, replace, say, unsay } from '../dom.js';
 import type { Page } from '../page.js';
 
 export function createVerifyPage(): Page {
-  const padA = new DrawPad({ id: 'verify-a', label: 'first image', onChange: () => replace(result) });
-  const padB = new DrawPad({ id: 'verify-b', label: 'second image', onChange: () => replace(result) });
+  // A new drawing makes the last answer, and any message about the last images, stale.
+  const changed = (): void => {
+    replace(result);
+    unsay(message);
+  };
+  const padA = new DrawPad({ id: 'verify-a', label: 'first image', onChange: changed });
+  const padB = new DrawPad({ id: 'verify-b', label: 'second image', onChange: changed });
   const compare = h('button', { type: 'submit', id: 'verify-compare', class: 'primary' }, 'Compare');
   const message = messageLine('verify-message');
   const result = h('div', { id: 'verify-result', class: 'verify-result', 'aria-live': 'polite' });
@@ -83,12 +88,19 @@ export function createVerifyPage(): Page {
         say(message, '');
       } catch (error) {
         replace(result);
-        say(message, messageOf(error), 'error');
+        sayError(message, error);
       } finally {
         compare.disabled = false;
       }
     })();
   });
 
-  return { element, show: () => {}, hide: () => {} };
+  return {
+    element,
+    show: () => {},
+    hide: () => {
+      padA.stopCamera();
+      padB.stopCamera();
+    },
+  };
 }
