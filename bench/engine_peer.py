@@ -1,5 +1,6 @@
 """PyTorch peer for bench/engine.ts: the same training steps in Python, timed the same way.
-Usage: python3 bench/engine_peer.py conv4|conv4-bf16|koch STEPS WARMUP THREADS [cpu|cuda] -> one JSON line."""
+Usage: python3 bench/engine_peer.py conv4|conv4-bf16|koch SECONDS WARMUP_SECONDS WARMUP_STEPS THREADS [cpu|cuda]
+-> one JSON line: itemsPerSec, steps, seconds, and this PyTorch's version and thread count."""
 import json
 import sys
 import time
@@ -8,8 +9,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-model_name, steps, warmup, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-device = sys.argv[5] if len(sys.argv) > 5 else 'cpu'
+model_name = sys.argv[1]
+seconds, warmup_seconds = float(sys.argv[2]), float(sys.argv[3])
+warmup_steps, threads = int(sys.argv[4]), int(sys.argv[5])
+device = sys.argv[6] if len(sys.argv) > 6 else 'cpu'
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -38,6 +41,15 @@ class Koch(nn.Module):
         self.conv1, self.conv2 = nn.Conv2d(1, 64, 10), nn.Conv2d(64, 128, 7)
         self.conv3, self.conv4 = nn.Conv2d(128, 128, 4), nn.Conv2d(128, 256, 4)
         self.fc, self.head = nn.Linear(256 * 6 * 6, 4096), nn.Linear(4096, 1)
+        # The paper's initialisation (section 3.3), as twinshot's Koch2015 uses: the same kind of
+        # values on both sides (saturated sigmoids, positive activations), not just the same shapes.
+        with torch.no_grad():
+            for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
+                conv.weight.normal_(0, 1e-2)
+                conv.bias.normal_(0.5, 1e-2)
+            for linear in (self.fc, self.head):
+                linear.weight.normal_(0, 2e-1)
+                linear.bias.normal_(0.5, 1e-2)
 
     def embed(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -64,17 +76,26 @@ def koch():
 
 
 step, per_step = {'conv4': conv4, 'conv4-bf16': lambda: conv4(mixed=True), 'koch': koch}[model_name]()
+
+
 def synchronize():
     if device == 'cuda':
         torch.cuda.synchronize()
 
 
-for _ in range(warmup):
-    step()
-synchronize()
-start = time.perf_counter()
-for _ in range(steps):
-    step()
-synchronize()
-elapsed = time.perf_counter() - start
-print(json.dumps({'engine': 'pytorch', 'model': model_name, 'itemsPerSec': steps * per_step / elapsed, 'torch': torch.__version__}))
+def time_steps(min_steps, min_seconds):
+    """Whole steps until both minimums are reached, as bench/engine.ts does."""
+    synchronize()
+    start = time.perf_counter()
+    steps = 0
+    while steps < min_steps or time.perf_counter() - start < min_seconds:
+        step()
+        steps += 1
+        synchronize()
+    return steps, time.perf_counter() - start
+
+
+time_steps(warmup_steps, warmup_seconds)
+steps, elapsed = time_steps(1, seconds)
+print(json.dumps({'engine': 'pytorch', 'model': model_name, 'itemsPerSec': steps * per_step / elapsed, 'steps': steps,
+                  'seconds': elapsed, 'torch': torch.__version__, 'threads': torch.get_num_threads()}))

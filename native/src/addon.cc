@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -21,48 +22,80 @@ namespace {
 
 struct AddonData {
   std::vector<OpEntry> table;
-  std::unordered_map<std::string, OpFn> byName;
-  Napi::FunctionReference errorClass;  // TorchError from src/errors.ts, once registered
+  std::unordered_map<std::string, const OpEntry*> byName;
+  // (code, op, message) -> Error: src/engine/native.ts registers one that builds the project's
+  // TwinshotError subclasses, so `instanceof` and `.code` work and the stack points at the caller.
+  Napi::FunctionReference errorFactory;
 };
 
 // ---- errors -------------------------------------------------------------------------------
 
-// What went wrong in plain words, without libtorch's C++ backtrace.
-std::string DescribeException(std::exception_ptr error) {
+// A C++ exception in plain words and the catalog code it maps to (src/errors.ts).
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+Failure DescribeException(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
+  } catch (const DisposedException& e) {
+    return {"ERR_DISPOSED", e.what()};
+  } catch (const std::invalid_argument& e) {  // ArgumentException and the ops' own checks
+    return {"ERR_ARGUMENT", e.what()};
   } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
+    return {"ERR_TORCH", e.what_without_backtrace()};  // without libtorch's C++ backtrace
   } catch (const std::bad_alloc&) {
-    return "out of memory: the tensor does not fit; use a smaller batch or image size";
+    return {"ERR_TORCH", "out of memory: the tensor does not fit; use a smaller batch or image size"};
   } catch (const std::exception& e) {
-    return e.what();
+    return {"ERR_TORCH", e.what()};
   } catch (...) {
-    return "unknown native error";
+    return {"ERR_TORCH", "unknown native error"};
   }
 }
 
-// Builds the project's TorchError (so `instanceof` and `.code` work in JavaScript), or a plain
-// Error carrying the same code before the TypeScript layer has registered its class.
-Napi::Error TorchError(Napi::Env env, const std::string& op, const std::string& message) {
+// Builds the error through the registered factory, or a plain Error carrying the same code and
+// op before the TypeScript layer has registered one.
+Napi::Error NativeError(Napi::Env env, const std::string& op, const Failure& failure) {
   auto* data = env.GetInstanceData<AddonData>();
-  std::string text = op + ": " + message;
-  Napi::Error error = data != nullptr && !data->errorClass.IsEmpty()
-                          ? Napi::Error(env, data->errorClass.New({Napi::String::New(env, text)}))
-                          : Napi::Error::New(env, text);
-  error.Set("code", Napi::String::New(env, "ERR_TORCH"));
+  std::string text = op + ": " + failure.message;
+  if (data != nullptr && !data->errorFactory.IsEmpty()) {
+    Napi::Value made = data->errorFactory.Call(
+        {Napi::String::New(env, failure.code), Napi::String::New(env, op), Napi::String::New(env, text)});
+    if (made.IsObject()) return Napi::Error(env, made);
+  }
+  Napi::Error error = Napi::Error::New(env, text);
+  error.Set("code", Napi::String::New(env, failure.code));
   error.Set("op", Napi::String::New(env, op));
   return error;
 }
 
-Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
-  auto* data = info.Env().GetInstanceData<AddonData>();
-  data->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
+// Runs `body` and turns any C++ exception into a coded JavaScript error. A Napi::Error (a
+// JavaScript exception raised meanwhile, such as a throwing getter on an argument array) passes
+// through unchanged.
+template <typename Body>
+Napi::Value Translate(Napi::Env env, const std::string& op, Body body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw NativeError(env, op, DescribeException(std::current_exception()));
+  }
+}
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  return Translate(info.Env(), "setErrorFactory", [&]() -> Napi::Value {
+    if (!info[0].IsFunction()) throw ArgumentException("expected a function (code, op, message) -> Error");
+    auto* data = info.Env().GetInstanceData<AddonData>();
+    data->errorFactory = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  });
 }
 
 // ---- argument and result conversion -------------------------------------------------------
 
+// Converts one JavaScript value. Throws ArgumentException for values no op accepts.
 Arg ToArg(Napi::Env env, const Napi::Value& value) {
   Arg arg;
   switch (value.Type()) {
@@ -95,32 +128,42 @@ Arg ToArg(Napi::Env env, const Napi::Value& value) {
   } else if (value.IsArray()) {
     auto array = value.As<Napi::Array>();
     uint32_t length = array.Length();
+    std::vector<Napi::Value> items;
+    items.reserve(length);
     bool holdsTensors = false;
     for (uint32_t i = 0; i < length; i++) {
-      Napi::Value item = array.Get(i);
-      napi_valuetype type = item.Type();
+      items.push_back(array.Get(i));
+      napi_valuetype type = items.back().Type();
       if (type == napi_external || type == napi_null || type == napi_undefined) holdsTensors = true;
     }
     if (holdsTensors) {
       arg.kind = Arg::Kind::Tensors;
-      for (uint32_t i = 0; i < length; i++) {
-        Napi::Value item = array.Get(i);
+      for (const Napi::Value& item : items) {
         arg.tensors.push_back(item.IsNull() || item.IsUndefined() ? at::Tensor() : UnwrapTensor(env, item).tensor);
       }
       return arg;
     }
     arg.kind = Arg::Kind::Numbers;
     arg.numbers.reserve(length);
-    for (uint32_t i = 0; i < length; i++) {
-      Napi::Value item = array.Get(i);
-      if (!item.IsNumber()) throw Napi::TypeError::New(env, "array arguments must hold only numbers or only tensors");
+    for (const Napi::Value& item : items) {
+      if (!item.IsNumber()) throw ArgumentException("array arguments must hold only numbers or only tensors");
       arg.numbers.push_back(item.As<Napi::Number>().DoubleValue());
     }
   } else {
-    throw Napi::TypeError::New(env, "unsupported argument type");
+    throw ArgumentException(
+        "unsupported argument type: ops take tensors, numbers, booleans, strings, null and arrays of numbers or "
+        "tensors");
   }
+  // Shapes and dims: only exact integers convert (ints() reports the others when asked).
   arg.ints.reserve(arg.numbers.size());
-  for (double x : arg.numbers) arg.ints.push_back(static_cast<int64_t>(x));
+  for (double x : arg.numbers) {
+    if (!IsSafeInteger(x)) {
+      arg.intsValid = false;
+      arg.ints.clear();
+      break;
+    }
+    arg.ints.push_back(static_cast<int64_t>(x));
+  }
   return arg;
 }
 
@@ -158,144 +201,192 @@ Napi::Value FromResult(Napi::Env env, Result&& result) {
 Napi::Value CallOp(const Napi::CallbackInfo& info) {
   const auto* entry = static_cast<const OpEntry*>(info.Data());
   Napi::Env env = info.Env();
-  Result result;
-  try {
+  return Translate(env, entry->name, [&]() {
     Args args = ToArgs(info, 0);
-    result = entry->fn(args);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throw TorchError(env, entry->name, DescribeException(std::current_exception()));
-  }
-  return FromResult(env, std::move(result));
+    return FromResult(env, entry->fn(args));
+  });
 }
 
 // Runs one op on the libuv thread pool. Arguments were converted on the JS thread and hold
 // their own tensor references, so nothing here touches a JS value until OnOK/OnError.
 class OpWorker : public Napi::AsyncWorker {
  public:
-  OpWorker(Napi::Env env, std::string name, OpFn fn, Args args)
+  OpWorker(Napi::Env env, const OpEntry& entry, Args args)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
-        name_(std::move(name)),
-        fn_(fn),
+        entry_(entry),
         args_(std::move(args)),
-        gradEnabled_(at::GradMode::is_enabled()) {}
+        autocast_(CurrentAutocast()) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      at::AutoGradMode gradMode(gradEnabled_);
-      result_ = fn_(args_);
+      // The inputs were detached (see RunAsync), so nothing here records autograd history;
+      // mixed precision follows the caller, as it would for the same op run synchronously.
+      at::NoGradGuard noGrad;
+      AutocastScope autocast(autocast_);
+      result_ = entry_.fn(args_);
     } catch (...) {
-      SetError(DescribeException(std::current_exception()));
+      failure_ = DescribeException(std::current_exception());
+      SetError(failure_.message);
     }
     args_.items.clear();  // release inputs on the worker, not later on the JS thread
   }
-  void OnOK() override { deferred_.Resolve(FromResult(Env(), std::move(result_))); }
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(TorchError(Env(), name_, error.Message()).Value());
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(FromResult(env, std::move(result_)));
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
+    }
   }
+  void OnError(const Napi::Error&) override { deferred_.Reject(NativeError(Env(), entry_.name, failure_).Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
-  std::string name_;
-  OpFn fn_;
+  const OpEntry& entry_;
   Args args_;
   Result result_;
-  bool gradEnabled_;
+  AutocastState autocast_;
+  Failure failure_;
 };
 
+// Cuts a tensor argument off the caller's: a new TensorImpl over the same storage, so that the
+// worker never reads a TensorImpl the JS thread may change meanwhile (setData, grad).
+void DetachInputs(Args& args) {
+  for (Arg& arg : args.items) {
+    if (arg.kind == Arg::Kind::Tensor) arg.tensor = arg.tensor.detach();
+    for (at::Tensor& t : arg.tensors) {
+      if (t.defined()) t = t.detach();
+    }
+  }
+}
+
+// runAsync(name, ...args) -> Promise. Only ops that leave their inputs and the process settings
+// unchanged may run here (see Threading in registry.h); results carry no autograd history.
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto* data = env.GetInstanceData<AddonData>();
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  auto found = data->byName.find(name);
-  if (found == data->byName.end()) throw Napi::Error::New(env, "runAsync: unknown op '" + name + "'");
-  auto* worker = new OpWorker(env, name, found->second, ToArgs(info, 1));
-  worker->Queue();
-  return worker->Promise();
+  return Translate(env, "runAsync", [&]() -> Napi::Value {
+    if (!info[0].IsString()) throw ArgumentException("the first argument must be an op name");
+    auto* data = env.GetInstanceData<AddonData>();
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    auto found = data->byName.find(name);
+    if (found == data->byName.end()) throw ArgumentException("unknown op '" + name + "'");
+    const OpEntry& entry = *found->second;
+    if (entry.threading == Threading::JsThreadOnly) {
+      throw ArgumentException("'" + name +
+                              "' changes tensors, autograd state or settings, so it runs only synchronously");
+    }
+    Args args = ToArgs(info, 1);
+    DetachInputs(args);
+    auto* worker = new OpWorker(env, entry, std::move(args));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  });
 }
 
 // ---- functions that read or write JS memory directly ----------------------------------------
 
-// fromBuffer(view: TypedArray | ArrayBuffer, shape: number[], dtype: number) -> handle (copies)
+// fromBuffer(view: TypedArray | DataView | ArrayBuffer, shape: number[], dtype: number) -> handle (copies)
 Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const uint8_t* bytes = nullptr;
-  size_t byteLength = 0;
-  if (info[0].IsTypedArray()) {
-    auto view = info[0].As<Napi::TypedArray>();
-    bytes = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-    byteLength = view.ByteLength();
-  } else if (info[0].IsDataView()) {
-    auto view = info[0].As<Napi::DataView>();
-    bytes = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
-    byteLength = view.ByteLength();
-  } else if (info[0].IsArrayBuffer()) {
-    auto buffer = info[0].As<Napi::ArrayBuffer>();
-    bytes = static_cast<const uint8_t*>(buffer.Data());
-    byteLength = buffer.ByteLength();
-  } else {
-    throw Napi::TypeError::New(env, "fromBuffer: expected a TypedArray, DataView or ArrayBuffer");
-  }
-  Arg shape = ToArg(env, info[1]);
-  auto dtype = static_cast<at::ScalarType>(info[2].As<Napi::Number>().Int32Value());
-  try {
-    at::Tensor out = at::empty(shape.ints, at::TensorOptions().dtype(dtype));
-    size_t expected = static_cast<size_t>(out.numel()) * out.element_size();
-    if (expected != byteLength) {
-      throw Napi::RangeError::New(env, "fromBuffer: shape needs " + std::to_string(expected) + " bytes, got " +
-                                           std::to_string(byteLength));
+  return Translate(env, "fromBuffer", [&]() -> Napi::Value {
+    const uint8_t* bytes = nullptr;
+    size_t byteLength = 0;
+    if (info[0].IsTypedArray()) {
+      auto view = info[0].As<Napi::TypedArray>();
+      bytes = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+      byteLength = view.ByteLength();
+    } else if (info[0].IsDataView()) {
+      auto view = info[0].As<Napi::DataView>();
+      bytes = static_cast<const uint8_t*>(view.ArrayBuffer().Data()) + view.ByteOffset();
+      byteLength = view.ByteLength();
+    } else if (info[0].IsArrayBuffer()) {
+      auto buffer = info[0].As<Napi::ArrayBuffer>();
+      bytes = static_cast<const uint8_t*>(buffer.Data());
+      byteLength = buffer.ByteLength();
+    } else {
+      throw ArgumentException("argument 0 must be a TypedArray, DataView or ArrayBuffer");
     }
+    Args args;
+    args.items.push_back(ToArg(env, info[1]));
+    args.items.push_back(ToArg(env, info[2]));
+    at::IntArrayRef shape = args.ints(0);
+    at::ScalarType dtype = args.dtype(1);
+    // Check the size against the bytes given before allocating anything.
+    uint64_t expected = c10::elementSize(dtype);
+    for (int64_t size : shape) {
+      if (size < 0) throw ArgumentException("shape sizes must be >= 0; got " + c10::str(shape));
+      if (size != 0 && expected > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(size)) {
+        throw ArgumentException("shape " + c10::str(shape) + " is too large");
+      }
+      expected *= static_cast<uint64_t>(size);
+    }
+    if (expected != byteLength) {
+      throw ArgumentException("shape needs " + std::to_string(expected) + " bytes, got " + std::to_string(byteLength));
+    }
+    at::Tensor out = at::empty(shape, at::TensorOptions().dtype(dtype));
     if (byteLength > 0) std::memcpy(out.data_ptr(), bytes, byteLength);
     return WrapTensor(env, std::move(out));
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throw TorchError(env, "fromBuffer", DescribeException(std::current_exception()));
-  }
+  });
 }
 
 // toBuffer(handle) -> ArrayBuffer holding a contiguous CPU copy of the elements
 Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  at::Tensor t = UnwrapTensor(env, info[0]).tensor;
-  try {
-    at::Tensor host = t.detach().to(at::kCPU).contiguous();
+  return Translate(env, "toBuffer", [&]() -> Napi::Value {
+    at::Tensor host = UnwrapTensor(env, info[0]).tensor.detach().to(at::kCPU).contiguous();
     size_t byteLength = static_cast<size_t>(host.numel()) * host.element_size();
     auto buffer = Napi::ArrayBuffer::New(env, byteLength);
     if (byteLength > 0) std::memcpy(buffer.Data(), host.data_ptr(), byteLength);
     return buffer;
-  } catch (...) {
-    throw TorchError(env, "toBuffer", DescribeException(std::current_exception()));
-  }
+  });
+}
+
+// The TensorBox behind a handle, disposed or not.
+TensorBox& BoxOf(Napi::Env env, const Napi::Value& value) {
+  if (!IsTensorHandle(env, value)) throw ArgumentException("expected a tensor handle");
+  return *value.As<Napi::External<TensorBox>>().Data();
 }
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!IsTensorHandle(env, info[0])) throw Napi::TypeError::New(env, "dispose: expected a tensor handle");
-  DisposeTensor(env, *info[0].As<Napi::External<TensorBox>>().Data());
-  return env.Undefined();
+  return Translate(info.Env(), "dispose", [&]() -> Napi::Value {
+    DisposeTensor(info.Env(), BoxOf(info.Env(), info[0]));
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value ReportMemory(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!IsTensorHandle(env, info[0])) throw Napi::TypeError::New(env, "reportMemory: expected a tensor handle");
-  ReportTensorMemory(env, *info[0].As<Napi::External<TensorBox>>().Data());
-  return env.Undefined();
+  return Translate(info.Env(), "reportMemory", [&]() -> Napi::Value {
+    ReportTensorMemory(info.Env(), BoxOf(info.Env(), info[0]));
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!IsTensorHandle(env, info[0])) throw Napi::TypeError::New(env, "isDisposed: expected a tensor handle");
-  return Napi::Boolean::New(env, !info[0].As<Napi::External<TensorBox>>().Data()->tensor.defined());
+  return Translate(info.Env(), "isDisposed", [&]() -> Napi::Value {
+    return Napi::Boolean::New(info.Env(), !BoxOf(info.Env(), info[0]).tensor.defined());
+  });
+}
+
+Napi::Value IsHandle(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), IsTensorHandle(info.Env(), info[0]));
 }
 
 // Bytes of native memory currently reported to V8 (for diagnostics and the memory tests).
 Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
+}
+
+// { handles, tensors } alive in this environment (see HandleCounts), for leak tests.
+Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
+  HandleCounts counts = CurrentHandleCounts();
+  auto out = Napi::Object::New(info.Env());
+  out.Set("handles", static_cast<double>(counts.handles));
+  out.Set("tensors", static_cast<double>(counts.tensors));
+  return out;
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -347,7 +438,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto ops = Napi::Object::New(env);
   for (const OpEntry& entry : data->table) {
     if (data->byName.count(entry.name)) throw Napi::Error::New(env, std::string("duplicate op ") + entry.name);
-    data->byName.emplace(entry.name, entry.fn);
+    data->byName.emplace(entry.name, &entry);
     ops.Set(entry.name, Napi::Function::New(env, CallOp, entry.name, const_cast<OpEntry*>(&entry)));
   }
   exports.Set("ops", ops);
@@ -356,10 +447,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("toBuffer", Napi::Function::New(env, ToBuffer, "toBuffer"));
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDisposed", Napi::Function::New(env, IsDisposed, "isDisposed"));
+  exports.Set("isHandle", Napi::Function::New(env, IsHandle, "isHandle"));
   exports.Set("reportMemory", Napi::Function::New(env, ReportMemory, "reportMemory"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory, "externalMemory"));
-  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("liveHandles", Napi::Function::New(env, LiveHandles, "liveHandles"));
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   return exports;
 }
 

@@ -1,9 +1,12 @@
 // Grad mode: the thread-local switch that decides whether libtorch records operations.
+import { ArgumentError } from '../errors.js';
+import { functionArg, optionsArg, show } from './arguments.js';
 import { DTYPES } from './dtype.js';
 import { ops } from './native.js';
 
 /** Runs `fn` between `enter` and `exit`; thread-local modes cannot follow an `await`, so `fn` must be synchronous. */
 function inMode<T>(what: string, enter: () => void, exit: () => void, fn: () => T): T {
+  functionArg(fn, what);
   enter();
   try {
     const result = fn();
@@ -28,12 +31,12 @@ function withGradMode<T>(enabled: boolean, fn: () => T): T {
 
 /** Runs `fn` without recording operations for autograd (PyTorch's `torch.no_grad()`). */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  return withGradMode(false, functionArg(fn, 'noGrad'));
 }
 
 /** Runs `fn` with autograd recording, even inside {@link noGrad}. */
 export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
+  return withGradMode(true, functionArg(fn, 'enableGrad'));
 }
 
 export function isGradEnabled(): boolean {
@@ -41,6 +44,8 @@ export function isGradEnabled(): boolean {
 }
 
 export function setGradEnabled(enabled: boolean): void {
+  if (typeof enabled !== 'boolean')
+    throw new ArgumentError(`setGradEnabled(): enabled must be a boolean; got ${show(enabled)}`);
   ops.setGradEnabled(enabled);
 }
 
@@ -60,8 +65,15 @@ export function autocast<T>(
   fn: () => T,
   options: { deviceType?: AutocastDeviceType; dtype?: 'bfloat16' | 'float16' } = {},
 ): T {
-  const deviceType = options.deviceType ?? 'cpu';
-  const dtype = DTYPES[options.dtype ?? 'bfloat16'].code;
+  functionArg(fn, 'autocast');
+  const { deviceType = 'cpu', dtype: dtypeName = 'bfloat16' } = optionsArg(options, 'autocast');
+  if (deviceType !== 'cpu' && deviceType !== 'cuda') {
+    throw new ArgumentError(`autocast(): deviceType must be 'cpu' or 'cuda'; got ${show(deviceType)}`);
+  }
+  if (dtypeName !== 'bfloat16' && dtypeName !== 'float16') {
+    throw new ArgumentError(`autocast(): dtype must be 'bfloat16' or 'float16'; got ${show(dtypeName)}`);
+  }
+  const dtype = DTYPES[dtypeName].code;
   let previous: number[] = [];
   return inMode(
     'autocast(fn)',

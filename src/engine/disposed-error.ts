@@ -8,7 +8,7 @@ import { TwinshotError } from '../errors.js';
 const packageCode = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Plumbing between the public call and the handle (argument unpacking, dispatch, callbacks). */
 const PLUMBING =
-  /^(?:Tensor\.)?(?:get handle|handles|handleOf|call|callMany|wrap|finish|disposedError|operationName)$|^<anonymous>$|^Array\.|^Object\.<anonymous>$/;
+  /^(?:Tensor\.)?(?:get handle|handles|handleOf|handleArg|tensorArg|optionalHandle|indexHandles|call|callMany|wrap|finish|sized|creation|disposedError|operationName)$|^<anonymous>$|^Array\.|^Object\.<anonymous>$/;
 
 /**
  * The twinshot function the user called that needed the tensor, such as `matmul`, `toArray` or

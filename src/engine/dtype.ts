@@ -1,5 +1,6 @@
 // Element types: names as in PyTorch, codes as libtorch's ScalarType, and the TypedArray
 // that holds each one in JavaScript.
+import { DTypeError } from '../errors.js';
 
 export type DType =
   'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -31,7 +32,7 @@ const byCode = new Map<number, DType>(Object.entries(DTYPES).map(([name, info]) 
 
 export function dtypeFromCode(code: number): DType {
   const name = byCode.get(code);
-  if (name === undefined) throw new Error(`unsupported libtorch scalar type ${code}`);
+  if (name === undefined) throw new DTypeError(`libtorch scalar type ${code} is not one twinshot supports`);
   return name;
 }
 
@@ -48,5 +49,7 @@ export function dtypeOfArray(array: ArrayBufferView): DType {
   if (array instanceof Int16Array) return 'int16';
   if (array instanceof Int8Array) return 'int8';
   if (array instanceof Uint8Array || array instanceof Uint8ClampedArray) return 'uint8';
-  throw new TypeError(`unsupported TypedArray ${array.constructor.name}`);
+  throw new DTypeError(
+    `unsupported array type ${array?.constructor?.name ?? typeof array}: use Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, Int8Array or Uint8Array`,
+  );
 }

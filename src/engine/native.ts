@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { TorchError, TwinshotError } from '../errors.js';
+import { ArgumentError, TorchError, TwinshotError } from '../errors.js';
 import type { OpName } from './op-names.js';
 
 /** An opaque reference to one libtorch tensor, owned by a {@link Tensor}. */
@@ -21,6 +21,11 @@ export interface NativeAddon {
   toBuffer(handle: Handle): ArrayBuffer;
   dispose(handle: Handle): void;
   isDisposed(handle: Handle): boolean;
+  /** Whether `value` is a tensor handle of this addon (checked by its type tag), disposed or not. */
+  isHandle(value: unknown): value is Handle;
+  /** Handles alive in this thread: not yet garbage-collected, and of those, not yet disposed. */
+  liveHandles(): { handles: number; tensors: number };
+  externalMemory(): number;
   /** Reports the tensor's host bytes to V8 (once), for tensors left to garbage collection. */
   reportMemory(handle: Handle): void;
   info(): {
@@ -30,7 +35,7 @@ export interface NativeAddon {
     numThreads: number;
     parallelInfo: string;
   };
-  setErrorClass(errorClass: new (message: string) => Error): void;
+  setErrorFactory(factory: (code: NativeErrorCode, op: string, message: string) => Error): void;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,7 +57,20 @@ function load(): NativeAddon {
 }
 
 export const native: NativeAddon = load();
-native.setErrorClass(TorchError);
+/** The codes the addon gives its errors (native/src/addon.cc, DescribeException). */
+export type NativeErrorCode = 'ERR_TORCH' | 'ERR_ARGUMENT' | 'ERR_DISPOSED';
+
+// Every error the addon throws is built here, so it is a TwinshotError with a catalog code and
+// the op's name, whatever the C++ side caught.
+native.setErrorFactory((code, op, message) => {
+  const error =
+    code === 'ERR_ARGUMENT'
+      ? new ArgumentError(message)
+      : code === 'ERR_DISPOSED'
+        ? new TwinshotError('ERR_DISPOSED', message)
+        : new TorchError(message);
+  return Object.assign(error, { op });
+});
 
 /** The libtorch ops, as exported by the addon's op table. */
 export const ops = native.ops;
@@ -60,4 +78,6 @@ export const ops = native.ops;
 // libtorch starts with one thread in some builds; use every core unless told otherwise, as
 // PyTorch does. TWINSHOT_NUM_THREADS overrides (useful beside other busy processes).
 const requestedThreads = Number(process.env.TWINSHOT_NUM_THREADS ?? os.availableParallelism());
-if (Number.isInteger(requestedThreads) && requestedThreads > 0) ops.setNumThreads(requestedThreads);
+if (Number.isInteger(requestedThreads) && requestedThreads > 0) {
+  ops.setNumThreads(Math.min(requestedThreads, 4 * os.availableParallelism()));
+}

@@ -1,6 +1,8 @@
 // Deterministic release of native memory: scopes collect every tensor created inside them and
 // dispose those not returned, like tf.tidy. Garbage collection remains the fallback, and only
 // tensors it must free (those outside every scope) report their bytes to V8.
+import { ArgumentError } from '../errors.js';
+import { functionArg, show } from './arguments.js';
 import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 
@@ -15,6 +17,7 @@ export function trackTensor(tensor: Tensor): void {
 
 /** Takes a tensor out of every open scope so it survives them (parameters, caches). */
 export function keep<T extends Tensor>(tensor: T): T {
+  if (!isTensorCheck?.(tensor)) throw new ArgumentError(`keep(): expected a Tensor; got ${show(tensor)}`);
   for (const scope of scopes) scope.delete(tensor);
   if (!tensor.isDisposed) native.reportMemory(tensor.handle);
   return tensor;
@@ -48,6 +51,7 @@ export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
  * const loss = tidy(() => model.forward(x).sub(y).square().mean()); // intermediates freed
  */
 export function tidy<T>(fn: () => T): T {
+  functionArg(fn, 'tidy');
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;

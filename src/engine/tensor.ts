@@ -1,7 +1,8 @@
 // Tensor: a PyTorch-shaped TypeScript view of one libtorch tensor, and the functions that create them.
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
+import { dimsArg, optionsArg, show } from './arguments.js';
 import { DTYPES, dtypeFromCode, dtypeOfArray, isDType, type DType, type TypedArray } from './dtype.js';
-import { native, ops, type Handle, type NativeArg, type NativeResult } from './native.js';
+import { native, ops, type Handle, type NativeArg } from './native.js';
 import type { OpName } from './op-names.js';
 import { setTensorCheck, trackTensor } from './scope.js';
 import { disposedError } from './disposed-error.js';
@@ -18,22 +19,31 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
-function handleOf(value: TensorLike): Handle | number {
+function handleOf(value: TensorLike, op: string, name: string): Handle | number {
   if (value instanceof Tensor) return value.handle;
   if (typeof value === 'number') return value;
-  throw new ArgumentError(`expected a Tensor or a number, got ${describe(value)}`);
+  throw new ArgumentError(`${op}(): ${name} must be a Tensor or a number; got ${show(value)}`);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
-  return typeof value;
+/** A tensor argument, checked (a plain object or null would otherwise fail deep inside). */
+export function tensorArg(value: Tensor, op: string, name: string): Tensor {
+  if (value instanceof Tensor) return value;
+  throw new ArgumentError(`${op}(): ${name} must be a Tensor; got ${show(value)}`);
+}
+
+/** The handle of a tensor argument. */
+export function handleArg(value: Tensor, op: string, name: string): Handle {
+  return tensorArg(value, op, name).handle;
+}
+
+/** The handle of an optional tensor argument (null or undefined: none). */
+export function optionalHandle(value: Tensor | null | undefined, op: string, name: string): Handle | null {
+  return value === null || value === undefined ? null : handleArg(value, op, name);
 }
 
 function normaliseDim(dim: number, rank: number, what = 'dim'): number {
   if (!Number.isInteger(dim) || dim < -Math.max(rank, 1) || dim >= Math.max(rank, 1)) {
-    throw new ArgumentError(`${what} ${dim} is out of range for a tensor with ${rank} dimensions`);
+    throw new ArgumentError(`${what} ${show(dim)} is out of range for a tensor with ${rank} dimensions`);
   }
   return dim < 0 ? dim + Math.max(rank, 1) : dim;
 }
@@ -48,7 +58,13 @@ export function callMany(op: OpName, ...args: NativeArg[]): Tensor[] {
   return (ops[op](...args) as Handle[]).map(wrap);
 }
 
-/** Runs one op on libuv's thread pool; the event loop stays free while libtorch works. */
+/**
+ * Runs one op on libuv's thread pool; the event loop stays free while libtorch works. Only ops
+ * that change nothing in place are allowed (others reject with ERR_ARGUMENT); the inputs are
+ * detached, so the result has no autograd history, and autocast follows the caller.
+ * @example const d = await callAsync('cdist', queries.handle, rows.handle, 2);
+ * @throws ArgumentError for a bad op name or arguments, TorchError when libtorch rejects the op
+ */
 export async function callAsync(op: OpName, ...args: NativeArg[]): Promise<Tensor> {
   return wrap((await native.runAsync(op, ...args)) as Handle);
 }
@@ -66,7 +82,13 @@ export class Tensor {
   #shape: readonly number[] | undefined;
   #dtype: DType | undefined;
 
+  /** Wraps an engine handle; user code creates tensors with {@link tensor}, {@link zeros} and the like. */
   constructor(handle: Handle) {
+    if (!native.isHandle(handle)) {
+      throw new ArgumentError(
+        `Tensor: expected an engine handle, got ${show(handle)}; create tensors with tensor(), zeros() and the like`,
+      );
+    }
     this.#handle = handle;
     trackTensor(this);
   }
@@ -101,7 +123,7 @@ export class Tensor {
   }
   size(dim?: number): number | readonly number[] {
     if (dim === undefined) return this.shape;
-    return this.shape[normaliseDim(dim, this.ndim)]!;
+    return this.shape[normaliseDim(dim, this.ndim, 'size(): dim')]!;
   }
   get isFloating(): boolean {
     return DTYPES[this.dtype].isFloating;
@@ -118,7 +140,7 @@ export class Tensor {
    * and autograd flags, like PyTorch's `param.data = source`. Used to move parameters in place.
    */
   setData(source: Tensor): this {
-    ops.setData(this.handle, source.handle);
+    ops.setData(this.handle, handleArg(source, 'setData', 'source'));
     this.#shape = undefined;
     this.#dtype = undefined;
     return this;
@@ -176,9 +198,16 @@ export class Tensor {
 
   /** Converts to a dtype and/or device; returns a new tensor (PyTorch returns self when unchanged). */
   to(target: DType | Device | { dtype?: DType; device?: Device }): Tensor {
-    const options = typeof target === 'string' ? (isDType(target) ? { dtype: target } : { device: target }) : target;
+    const options =
+      typeof target === 'string'
+        ? isDType(target)
+          ? { dtype: target }
+          : { device: target }
+        : optionsArg(target, 'to', 'target');
     if (options.dtype !== undefined && !isDType(options.dtype))
-      throw new DTypeError(`to(): unknown dtype '${options.dtype}'`);
+      throw new DTypeError(`to(): unknown dtype ${show(options.dtype)}; use one of ${Object.keys(DTYPES).join(', ')}`);
+    if (options.device !== undefined && typeof options.device !== 'string')
+      throw new ArgumentError(`to(): device must be a string such as 'cpu' or 'cuda:0'; got ${show(options.device)}`);
     return call(
       'to',
       this.handle,
@@ -190,6 +219,9 @@ export class Tensor {
     return this.to({ device: 'cpu' });
   }
   cuda(index = 0): Tensor {
+    if (!Number.isInteger(index) || index < 0) {
+      throw new ArgumentError(`cuda(): index must be an integer >= 0; got ${show(index)}`);
+    }
     return this.to({ device: `cuda:${index}` });
   }
   float(): Tensor {
@@ -237,6 +269,9 @@ export class Tensor {
     return handle === null ? null : wrap(handle);
   }
   set grad(value: Tensor | null) {
+    if (value !== null && !(value instanceof Tensor)) {
+      throw new ArgumentError(`grad: can only be set to a Tensor or null; got ${show(value)}`);
+    }
     ops.setGrad(this.handle, value === null ? null : value.handle);
   }
   retainGrad(): this {
@@ -248,43 +283,49 @@ export class Tensor {
   }
   /** Accumulates gradients of this tensor into every leaf that requires them. */
   backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    const { retainGraph, createGraph } = optionsArg(options, 'backward');
     if (gradient === undefined && this.numel() !== 1) {
       throw new ShapeError(
         `backward(): a gradient is needed for a non-scalar tensor of shape [${this.shape.join(', ')}]`,
       );
     }
-    ops.backward(this.handle, gradient?.handle ?? null, options.retainGraph ?? null, options.createGraph ?? false);
+    ops.backward(
+      this.handle,
+      optionalHandle(gradient, 'backward', 'gradient'),
+      retainGraph ?? null,
+      createGraph ?? false,
+    );
   }
 
   // ---- arithmetic (broadcasting like PyTorch) ------------------------------------------------
 
   add(other: TensorLike, alpha = 1): Tensor {
-    return call('add', this.handle, handleOf(other), alpha);
+    return call('add', this.handle, handleOf(other, 'add', 'other'), alpha);
   }
   sub(other: TensorLike, alpha = 1): Tensor {
-    return call('sub', this.handle, handleOf(other), alpha);
+    return call('sub', this.handle, handleOf(other, 'sub', 'other'), alpha);
   }
   /** other - this, for a number `other`. */
   rsub(other: number): Tensor {
     return call('rsub', this.handle, other);
   }
   mul(other: TensorLike): Tensor {
-    return call('mul', this.handle, handleOf(other));
+    return call('mul', this.handle, handleOf(other, 'mul', 'other'));
   }
   div(other: TensorLike): Tensor {
-    return call('div', this.handle, handleOf(other));
+    return call('div', this.handle, handleOf(other, 'div', 'other'));
   }
   remainder(other: TensorLike): Tensor {
-    return call('remainder', this.handle, handleOf(other));
+    return call('remainder', this.handle, handleOf(other, 'remainder', 'other'));
   }
   pow(exponent: TensorLike): Tensor {
-    return call('pow', this.handle, handleOf(exponent));
+    return call('pow', this.handle, handleOf(exponent, 'pow', 'exponent'));
   }
   maximum(other: Tensor): Tensor {
-    return call('maximum', this.handle, other.handle);
+    return call('maximum', this.handle, handleArg(other, 'maximum', 'other'));
   }
   minimum(other: Tensor): Tensor {
-    return call('minimum', this.handle, other.handle);
+    return call('minimum', this.handle, handleArg(other, 'minimum', 'other'));
   }
   neg(): Tensor {
     return call('neg', this.handle);
@@ -371,28 +412,28 @@ export class Tensor {
   }
   /** this + value * t1 * t2 */
   addcmul(t1: Tensor, t2: Tensor, value = 1): Tensor {
-    return call('addcmul', this.handle, t1.handle, t2.handle, value);
+    return call('addcmul', this.handle, handleArg(t1, 'addcmul', 't1'), handleArg(t2, 'addcmul', 't2'), value);
   }
   lerp(end: Tensor, weight: TensorLike): Tensor {
-    return call('lerp', this.handle, end.handle, handleOf(weight));
+    return call('lerp', this.handle, handleArg(end, 'lerp', 'end'), handleOf(weight, 'lerp', 'weight'));
   }
 
   // ---- in place (return this) ----------------------------------------------------------------
 
   add_(other: TensorLike, alpha = 1): this {
-    ops.add_(this.handle, handleOf(other), alpha);
+    ops.add_(this.handle, handleOf(other, 'add_', 'other'), alpha);
     return this;
   }
   sub_(other: TensorLike, alpha = 1): this {
-    ops.sub_(this.handle, handleOf(other), alpha);
+    ops.sub_(this.handle, handleOf(other, 'sub_', 'other'), alpha);
     return this;
   }
   mul_(other: TensorLike): this {
-    ops.mul_(this.handle, handleOf(other));
+    ops.mul_(this.handle, handleOf(other, 'mul_', 'other'));
     return this;
   }
   div_(other: TensorLike): this {
-    ops.div_(this.handle, handleOf(other));
+    ops.div_(this.handle, handleOf(other, 'div_', 'other'));
     return this;
   }
   clamp_(min: number | null, max: number | null = null): this {
@@ -404,7 +445,7 @@ export class Tensor {
     return this;
   }
   copy_(source: Tensor): this {
-    ops.copy_(this.handle, source.handle);
+    ops.copy_(this.handle, handleArg(source, 'copy_', 'source'));
     return this;
   }
   fill_(value: number): this {
@@ -424,66 +465,73 @@ export class Tensor {
     return this;
   }
   maskedFill_(mask: Tensor, value: number): this {
-    ops.maskedFill_(this.handle, mask.handle, value);
+    ops.maskedFill_(this.handle, handleArg(mask, 'maskedFill_', 'mask'), value);
     return this;
   }
 
   // ---- comparison and logic ------------------------------------------------------------------
 
   eq(other: TensorLike): Tensor {
-    return call('eq', this.handle, handleOf(other));
+    return call('eq', this.handle, handleOf(other, 'eq', 'other'));
   }
   ne(other: TensorLike): Tensor {
-    return call('ne', this.handle, handleOf(other));
+    return call('ne', this.handle, handleOf(other, 'ne', 'other'));
   }
   lt(other: TensorLike): Tensor {
-    return call('lt', this.handle, handleOf(other));
+    return call('lt', this.handle, handleOf(other, 'lt', 'other'));
   }
   le(other: TensorLike): Tensor {
-    return call('le', this.handle, handleOf(other));
+    return call('le', this.handle, handleOf(other, 'le', 'other'));
   }
   gt(other: TensorLike): Tensor {
-    return call('gt', this.handle, handleOf(other));
+    return call('gt', this.handle, handleOf(other, 'gt', 'other'));
   }
   ge(other: TensorLike): Tensor {
-    return call('ge', this.handle, handleOf(other));
+    return call('ge', this.handle, handleOf(other, 'ge', 'other'));
   }
   logicalAnd(other: Tensor): Tensor {
-    return call('logicalAnd', this.handle, other.handle);
+    return call('logicalAnd', this.handle, handleArg(other, 'logicalAnd', 'other'));
   }
   logicalOr(other: Tensor): Tensor {
-    return call('logicalOr', this.handle, other.handle);
+    return call('logicalOr', this.handle, handleArg(other, 'logicalOr', 'other'));
   }
   logicalNot(): Tensor {
     return call('logicalNot', this.handle);
   }
   /** Replaces elements where `mask` is true with `value`. */
   maskedFill(mask: Tensor, value: TensorLike): Tensor {
-    return call('maskedFill', this.handle, mask.handle, handleOf(value));
+    return call(
+      'maskedFill',
+      this.handle,
+      handleArg(mask, 'maskedFill', 'mask'),
+      handleOf(value, 'maskedFill', 'value'),
+    );
   }
 
   // ---- reductions ----------------------------------------------------------------------------
 
   sum(dim?: number | readonly number[], keepdim = false): Tensor {
-    return call('sum', this.handle, dimsArg(dim), keepdim);
+    return call('sum', this.handle, dimsArg(dim, 'sum'), keepdim);
   }
   mean(dim?: number | readonly number[], keepdim = false): Tensor {
-    return call('mean', this.handle, dimsArg(dim), keepdim);
+    return call('mean', this.handle, dimsArg(dim, 'mean'), keepdim);
   }
   prod(): Tensor {
     return call('prod', this.handle);
   }
   std(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return call('std', this.handle, dimsArg(dim), options.unbiased ?? true, options.keepdim ?? false);
+    const { unbiased, keepdim } = optionsArg(options, 'std');
+    return call('std', this.handle, dimsArg(dim, 'std'), unbiased ?? true, keepdim ?? false);
   }
   var(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return call('var', this.handle, dimsArg(dim), options.unbiased ?? true, options.keepdim ?? false);
+    const { unbiased, keepdim } = optionsArg(options, 'var');
+    return call('var', this.handle, dimsArg(dim, 'var'), unbiased ?? true, keepdim ?? false);
   }
   norm(p = 2, dim?: number | readonly number[], keepdim = false): Tensor {
-    return call('norm', this.handle, p, dimsArg(dim), keepdim);
+    return call('norm', this.handle, p, dimsArg(dim, 'norm'), keepdim);
   }
   logsumexp(dim: number | readonly number[], keepdim = false): Tensor {
-    return call('logsumexp', this.handle, dimsArg(dim), keepdim);
+    return call('logsumexp', this.handle, dimsArg(dim, 'logsumexp'), keepdim);
   }
   /** The largest element. */
   max(): Tensor;
@@ -502,10 +550,10 @@ export class Tensor {
     return { values: values!, indices: indices! };
   }
   amax(dim: number | readonly number[], keepdim = false): Tensor {
-    return call('amax', this.handle, dimsArg(dim), keepdim);
+    return call('amax', this.handle, dimsArg(dim, 'amax'), keepdim);
   }
   amin(dim: number | readonly number[], keepdim = false): Tensor {
-    return call('amin', this.handle, dimsArg(dim), keepdim);
+    return call('amin', this.handle, dimsArg(dim, 'amin'), keepdim);
   }
   argmax(dim?: number, keepdim = false): Tensor {
     return call('argmax', this.handle, dim ?? null, keepdim);
@@ -518,22 +566,17 @@ export class Tensor {
     k: number,
     options: { dim?: number; largest?: boolean; sorted?: boolean } = {},
   ): { values: Tensor; indices: Tensor } {
-    const dim = options.dim ?? -1;
-    const size = this.shape[normaliseDim(dim, this.ndim)] ?? 1;
+    const { dim = -1, largest, sorted } = optionsArg(options, 'topk');
+    const size = this.shape[normaliseDim(dim, this.ndim, 'topk(): dim')] ?? 1;
     if (!Number.isInteger(k) || k < 0 || k > size) {
-      throw new ArgumentError(`topk(): k must be an integer in [0, ${size}] for dim ${dim}; got ${k}`);
+      throw new ArgumentError(`topk(): k must be an integer in [0, ${size}] for dim ${dim}; got ${show(k)}`);
     }
-    const [values, indices] = callMany('topk', this.handle, k, dim, options.largest ?? true, options.sorted ?? true);
+    const [values, indices] = callMany('topk', this.handle, k, dim, largest ?? true, sorted ?? true);
     return { values: values!, indices: indices! };
   }
   sort(options: { dim?: number; descending?: boolean; stable?: boolean } = {}): { values: Tensor; indices: Tensor } {
-    const [values, indices] = callMany(
-      'sort',
-      this.handle,
-      options.dim ?? -1,
-      options.descending ?? false,
-      options.stable ?? false,
-    );
+    const { dim, descending, stable } = optionsArg(options, 'sort');
+    const [values, indices] = callMany('sort', this.handle, dim ?? -1, descending ?? false, stable ?? false);
     return { values: values!, indices: indices! };
   }
   argsort(options: { dim?: number; descending?: boolean } = {}): Tensor {
@@ -560,26 +603,26 @@ export class Tensor {
   /** Matrix product with PyTorch's broadcasting rules: [.., n, k] x [.., k, m] -> [.., n, m]. */
   matmul(other: Tensor): Tensor {
     const a = this.shape;
-    const b = other.shape;
+    const b = tensorArg(other, 'matmul', 'other').shape;
     if (a.length === 0 || b.length === 0) throw new ShapeError('matmul(): both tensors need at least one dimension');
     const inner = a[a.length - 1];
     const otherInner = b.length === 1 ? b[0] : b[b.length - 2];
     if (inner !== otherInner) {
       throw new ShapeError(`matmul(): inner dimensions differ: [${a.join(', ')}] x [${b.join(', ')}]`);
     }
-    return call('matmul', this.handle, other.handle);
+    return call('matmul', this.handle, handleArg(other, 'matmul', 'other'));
   }
   mm(other: Tensor): Tensor {
-    return call('mm', this.handle, other.handle);
+    return call('mm', this.handle, handleArg(other, 'mm', 'other'));
   }
   bmm(other: Tensor): Tensor {
-    return call('bmm', this.handle, other.handle);
+    return call('bmm', this.handle, handleArg(other, 'bmm', 'other'));
   }
   dot(other: Tensor): Tensor {
-    return call('dot', this.handle, other.handle);
+    return call('dot', this.handle, handleArg(other, 'dot', 'other'));
   }
   outer(other: Tensor): Tensor {
-    return call('outer', this.handle, other.handle);
+    return call('outer', this.handle, handleArg(other, 'outer', 'other'));
   }
   /**
    * p-norm distances between every row of this [n, d] (or [b, n, d]) and every row of `other` [m, d].
@@ -588,7 +631,7 @@ export class Tensor {
    */
   cdist(other: Tensor, p = 2): Tensor {
     const a = this.shape;
-    const b = other.shape;
+    const b = tensorArg(other, 'cdist', 'other').shape;
     if (a.length < 2 || b.length < 2) {
       throw new ShapeError(
         `cdist(): both tensors must be at least 2-d [n, d]; got [${a.join(', ')}] and [${b.join(', ')}]`,
@@ -602,8 +645,8 @@ export class Tensor {
     if (!this.isFloating || !other.isFloating) {
       throw new DTypeError(`cdist(): needs floating-point tensors; got ${this.dtype} and ${other.dtype}`);
     }
-    if (!(p >= 0)) throw new ArgumentError(`cdist(): p must be >= 0; got ${p}`);
-    return call('cdist', this.handle, other.handle, p);
+    if (typeof p !== 'number' || !(p >= 0)) throw new ArgumentError(`cdist(): p must be a number >= 0; got ${show(p)}`);
+    return call('cdist', this.handle, handleArg(other, 'cdist', 'other'), p);
   }
   /** Transpose of a 2-d tensor. */
   t(): Tensor {
@@ -639,7 +682,7 @@ export class Tensor {
     return call('expand', this.handle, shape);
   }
   expandAs(other: Tensor): Tensor {
-    return call('expand', this.handle, other.shape);
+    return call('expand', this.handle, tensorArg(other, 'expandAs', 'other').shape);
   }
   repeat(...repeats: number[]): Tensor {
     return call('repeat', this.handle, repeats);
@@ -659,40 +702,54 @@ export class Tensor {
     return call('select', this.handle, dim, index);
   }
   indexSelect(dim: number, index: Tensor): Tensor {
-    return call('indexSelect', this.handle, dim, index.handle);
+    return call('indexSelect', this.handle, dim, handleArg(index, 'indexSelect', 'index'));
   }
   gather(dim: number, index: Tensor): Tensor {
-    return call('gather', this.handle, dim, index.handle);
+    return call('gather', this.handle, dim, handleArg(index, 'gather', 'index'));
   }
   scatter(dim: number, index: Tensor, source: Tensor): Tensor {
-    return call('scatter', this.handle, dim, index.handle, source.handle);
+    return call(
+      'scatter',
+      this.handle,
+      dim,
+      handleArg(index, 'scatter', 'index'),
+      handleArg(source, 'scatter', 'source'),
+    );
   }
   scatterAdd(dim: number, index: Tensor, source: Tensor): Tensor {
-    return call('scatterAdd', this.handle, dim, index.handle, source.handle);
+    return call(
+      'scatterAdd',
+      this.handle,
+      dim,
+      handleArg(index, 'scatterAdd', 'index'),
+      handleArg(source, 'scatterAdd', 'source'),
+    );
   }
   indexAdd(dim: number, index: Tensor, source: Tensor): Tensor {
-    return call('indexAdd', this.handle, dim, index.handle, source.handle);
+    return call(
+      'indexAdd',
+      this.handle,
+      dim,
+      handleArg(index, 'indexAdd', 'index'),
+      handleArg(source, 'indexAdd', 'source'),
+    );
   }
   /** Advanced indexing: t.index([rows, cols]) is PyTorch's t[rows, cols]; null keeps a dimension whole. */
   index(indices: readonly (Tensor | null)[]): Tensor {
-    return call(
-      'index',
-      this.handle,
-      indices.map((t) => t?.handle ?? null),
-    );
+    return call('index', this.handle, indexHandles(indices, 'index'));
   }
   /** Out-of-place t[indices] = values (accumulating when asked). */
   indexPut(indices: readonly (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
     return call(
       'indexPut',
       this.handle,
-      indices.map((t) => t?.handle ?? null),
-      values.handle,
+      indexHandles(indices, 'indexPut'),
+      handleArg(values, 'indexPut', 'values'),
       accumulate,
     );
   }
   maskedSelect(mask: Tensor): Tensor {
-    return call('maskedSelect', this.handle, mask.handle);
+    return call('maskedSelect', this.handle, handleArg(mask, 'maskedSelect', 'mask'));
   }
   nonzero(): Tensor {
     return call('nonzero', this.handle);
@@ -729,13 +786,16 @@ export class Tensor {
 
 setTensorCheck((value: unknown): value is Tensor => value instanceof Tensor);
 
-function dimsArg(dim: number | readonly number[] | undefined): number[] | null {
-  if (dim === undefined) return null;
-  return typeof dim === 'number' ? [dim] : [...dim];
-}
-
 function flattenShape(shape: number[] | [readonly number[]]): number[] {
   return Array.isArray(shape[0]) ? [...(shape[0] as readonly number[])] : (shape as number[]);
+}
+
+/** One optional index tensor per leading dim (null keeps the dim whole). */
+function indexHandles(indices: readonly (Tensor | null)[], op: string): (Handle | null)[] {
+  if (!Array.isArray(indices)) {
+    throw new ArgumentError(`${op}(): indices must be an array of Tensors or nulls; got ${show(indices)}`);
+  }
+  return indices.map((t, i) => optionalHandle(t, op, `indices[${i}]`));
 }
 
 function checkShape(op: string, shape: number[], numel: number): number[] {
@@ -744,7 +804,7 @@ function checkShape(op: string, shape: number[], numel: number): number[] {
   for (const size of shape) {
     if (size === -1) inferred++;
     else if (!Number.isInteger(size) || size < 0)
-      throw new ShapeError(`${op}(): sizes must be integers >= 0 or -1; got [${shape.join(', ')}]`);
+      throw new ShapeError(`${op}(): sizes must be integers >= 0 or -1; got ${show(shape)}`);
     else known *= size;
   }
   const fits = inferred === 0 ? known === numel : inferred === 1 && known > 0 && numel % known === 0;
@@ -757,15 +817,31 @@ function checkShape(op: string, shape: number[], numel: number): number[] {
 // ---- creation ----------------------------------------------------------------------------------
 
 function finish(t: Tensor, options: TensorOptions): Tensor {
-  if (options.requiresGrad) t.requiresGrad_(true);
+  if (options.requiresGrad === true) t.requiresGrad_(true);
   return t;
 }
 
 function code(dtype: DType | undefined, fallback: DType = 'float32'): number {
   const name = dtype ?? fallback;
-  if (!isDType(name))
-    throw new DTypeError(`unknown dtype '${String(name)}'; use one of ${Object.keys(DTYPES).join(', ')}`);
+  if (!isDType(name)) throw new DTypeError(`unknown dtype ${show(name)}; use one of ${Object.keys(DTYPES).join(', ')}`);
   return DTYPES[name].code;
+}
+
+/** Checked creation options: the dtype's code, the device and the grad flag. */
+function creation(
+  options: TensorOptions | undefined,
+  op: string,
+  fallback: DType = 'float32',
+): { code: number; device: string; options: TensorOptions } {
+  const checked = optionsArg(options, op);
+  const device = checked.device ?? 'cpu';
+  if (typeof device !== 'string') {
+    throw new ArgumentError(`${op}(): device must be a string such as 'cpu' or 'cuda:0'; got ${show(device)}`);
+  }
+  if (checked.requiresGrad !== undefined && typeof checked.requiresGrad !== 'boolean') {
+    throw new ArgumentError(`${op}(): requiresGrad must be a boolean; got ${show(checked.requiresGrad)}`);
+  }
+  return { code: code(checked.dtype, fallback), device, options: checked };
 }
 
 function inferShape(data: NestedArray): number[] {
@@ -783,7 +859,13 @@ function flattenNested(data: NestedArray, shape: number[], dim: number, out: num
   if (dim === shape.length) {
     if (typeof data === 'number') out.push(data);
     else if (typeof data === 'boolean') out.push(data ? 1 : 0);
-    else throw new ShapeError('tensor(): nested arrays are ragged (rows of different lengths)');
+    else if (Array.isArray(data))
+      throw new ShapeError('tensor(): nested arrays are ragged (rows of different lengths)');
+    else {
+      throw new ArgumentError(
+        `tensor(): data must be numbers, booleans, nested arrays of them or a TypedArray; found ${show(data)}`,
+      );
+    }
     return;
   }
   if (!Array.isArray(data) || data.length !== shape[dim]) {
@@ -803,6 +885,8 @@ export function tensor(
   data: NestedArray | ArrayBufferView,
   options: TensorOptions & { shape?: readonly number[] } = {},
 ): Tensor {
+  options = optionsArg(options, 'tensor');
+  if (options.dtype !== undefined) code(options.dtype);
   let t: Tensor;
   if (ArrayBuffer.isView(data)) {
     // Copy the bytes as the array's own type (bool reads a Uint8Array as-is), then convert.
@@ -821,7 +905,7 @@ export function tensor(
     flattenNested(data, inferred, 0, flat);
     const shape = options.shape === undefined ? inferred : checkSizes('tensor', options.shape);
     if (options.shape !== undefined && shape.reduce((a, b) => a * b, 1) !== flat.length)
-      throw new ShapeError(`tensor(): shape [${shape.join(', ')}] does not hold the ${flat.length} values given`);
+      throw new ShapeError(`tensor(): shape ${show(shape)} does not hold the ${flat.length} values given`);
     const allBool = flat.length > 0 && isAllBoolean(data);
     const dtype =
       options.dtype ?? (allBool ? 'bool' : flat.every(Number.isInteger) && flat.length > 0 ? 'int64' : 'float32');
@@ -849,85 +933,110 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
 
 function checkSizes(op: string, shape: readonly number[]): readonly number[] {
   if (!Array.isArray(shape) || shape.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new ShapeError(`${op}(): shape must be an array of integers >= 0; got ${JSON.stringify(shape)}`);
+    throw new ShapeError(`${op}(): shape must be an array of integers >= 0; got ${show(shape)}`);
   }
   return shape;
 }
 
+function numberArg(value: number, op: string, name: string): number {
+  if (typeof value !== 'number') throw new ArgumentError(`${op}(): ${name} must be a number; got ${show(value)}`);
+  return value;
+}
+
+// Sized creation: (shape, dtype, device) for empty, zeros, ones, rand and randn.
+function sized(
+  op: 'empty' | 'zeros' | 'ones' | 'rand' | 'randn',
+  shape: readonly number[],
+  options?: TensorOptions,
+): Tensor {
+  const c = creation(options, op);
+  return finish(call(op, checkSizes(op, shape), c.code, c.device), c.options);
+}
+
 export function empty(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(call('empty', checkSizes('empty', shape), code(options.dtype), options.device ?? 'cpu'), options);
+  return sized('empty', shape, options);
 }
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(call('zeros', checkSizes('zeros', shape), code(options.dtype), options.device ?? 'cpu'), options);
+  return sized('zeros', shape, options);
 }
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(call('ones', checkSizes('ones', shape), code(options.dtype), options.device ?? 'cpu'), options);
+  return sized('ones', shape, options);
 }
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  return finish(call('full', checkSizes('full', shape), value, code(options.dtype), options.device ?? 'cpu'), options);
+  const c = creation(options, 'full');
+  return finish(
+    call('full', checkSizes('full', shape), numberArg(value, 'full', 'value'), c.code, c.device),
+    c.options,
+  );
 }
 export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return zeros(t.shape, { dtype: t.dtype, device: t.device as Device, ...options });
+  tensorArg(t, 'zerosLike', 't');
+  return zeros(t.shape, { dtype: t.dtype, device: t.device as Device, ...optionsArg(options, 'zerosLike') });
 }
 export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
-  return ones(t.shape, { dtype: t.dtype, device: t.device as Device, ...options });
+  tensorArg(t, 'onesLike', 't');
+  return ones(t.shape, { dtype: t.dtype, device: t.device as Device, ...optionsArg(options, 'onesLike') });
 }
 export function fullLike(t: Tensor, value: number, options: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, device: t.device as Device, ...options });
+  tensorArg(t, 'fullLike', 't');
+  return full(t.shape, value, { dtype: t.dtype, device: t.device as Device, ...optionsArg(options, 'fullLike') });
 }
 /** Values start, start+step, ... below end (int64 when every argument is an integer). */
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   const isInt = [start, end, step].every(Number.isInteger);
-  return finish(
-    call('arange', start, end, step, code(options.dtype, isInt ? 'int64' : 'float32'), options.device ?? 'cpu'),
-    options,
-  );
+  const c = creation(options, 'arange', isInt ? 'int64' : 'float32');
+  return finish(call('arange', start, end, step, c.code, c.device), c.options);
 }
 export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
-  return finish(call('linspace', start, end, steps, code(options.dtype), options.device ?? 'cpu'), options);
+  const c = creation(options, 'linspace');
+  return finish(call('linspace', start, end, steps, c.code, c.device), c.options);
 }
 export function eye(n: number, m = n, options: TensorOptions = {}): Tensor {
-  return finish(call('eye', n, m, code(options.dtype), options.device ?? 'cpu'), options);
+  const c = creation(options, 'eye');
+  return finish(call('eye', n, m, c.code, c.device), c.options);
 }
 /** Uniform samples in [0, 1). */
 export function rand(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(call('rand', checkSizes('rand', shape), code(options.dtype), options.device ?? 'cpu'), options);
+  return sized('rand', shape, options);
 }
 /** Standard normal samples. */
 export function randn(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return finish(call('randn', checkSizes('randn', shape), code(options.dtype), options.device ?? 'cpu'), options);
+  return sized('randn', shape, options);
 }
 /** Normal samples with the given mean and standard deviation. */
 export function normal(mean: number, std: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return empty(shape, options).normal_(mean, std);
+  const t = empty(shape, options);
+  try {
+    return t.normal_(mean, std);
+  } catch (error) {
+    t.dispose();
+    throw error;
+  }
 }
 /** Integers uniform in [low, high). */
 export function randint(low: number, high: number, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  numberArg(low, 'randint', 'low');
+  numberArg(high, 'randint', 'high');
   if (!(high > low)) throw new ArgumentError(`randint(): high (${high}) must be greater than low (${low})`);
-  return call(
-    'randint',
-    low,
-    high,
-    checkSizes('randint', shape),
-    code(options.dtype, 'int64'),
-    options.device ?? 'cpu',
-  );
+  const c = creation(options, 'randint', 'int64');
+  return call('randint', low, high, checkSizes('randint', shape), c.code, c.device);
 }
 /** A random permutation of 0..n-1. */
 export function randperm(n: number, options: TensorOptions = {}): Tensor {
-  return call('randperm', n, code(options.dtype, 'int64'), options.device ?? 'cpu');
+  const c = creation(options, 'randperm', 'int64');
+  return call('randperm', n, c.code, c.device);
 }
 export function bernoulli(probabilities: Tensor, p: number): Tensor {
-  return call('bernoulli', probabilities.handle, p);
+  return call('bernoulli', handleArg(probabilities, 'bernoulli', 'probabilities'), p);
 }
 
 // ---- free functions over several tensors -------------------------------------------------------
 
 function handles(op: string, tensors: readonly Tensor[]): Handle[] {
   if (!Array.isArray(tensors) || tensors.length === 0)
-    throw new ArgumentError(`${op}(): needs a non-empty array of tensors`);
-  return tensors.map((t) => t.handle);
+    throw new ArgumentError(`${op}(): needs a non-empty array of tensors; got ${show(tensors)}`);
+  return tensors.map((t, i) => handleArg(t, op, `tensors[${i}]`));
 }
 /** Joins tensors along an existing dimension. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -939,18 +1048,18 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 /** Elementwise choice: a where condition is true, else b. */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  tensorArg(condition, 'where', 'condition');
+  handleOf(a, 'where', 'a');
+  handleOf(b, 'where', 'b');
   const ta = typeof a === 'number' ? fullLike(condition, a, { dtype: typeof b === 'number' ? 'float32' : b.dtype }) : a;
   const tb = typeof b === 'number' ? fullLike(condition, b, { dtype: ta.dtype }) : b;
-  const out = call('where', condition.handle, ta.handle, tb.handle);
-  if (ta !== a) ta.dispose();
-  if (tb !== b) tb.dispose();
-  return out;
+  try {
+    return call('where', condition.handle, ta.handle, tb.handle);
+  } finally {
+    if (ta !== a) ta.dispose();
+    if (tb !== b) tb.dispose();
+  }
 }
 export function oneHot(labels: Tensor, numClasses = -1): Tensor {
-  return call('oneHot', labels.handle, numClasses);
-}
-
-/** Calls an op from the table with raw results (for ops that return numbers). */
-export function callRaw(op: OpName, ...args: NativeArg[]): NativeResult {
-  return ops[op](...args);
+  return call('oneHot', handleArg(labels, 'oneHot', 'labels'), numClasses);
 }

@@ -50,10 +50,14 @@ export class KochEncoder extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let h = F.maxPool2d(this.conv1.forward(x).relu(), 2);
-    h = F.maxPool2d(this.conv2.forward(h).relu(), 2);
-    h = F.maxPool2d(this.conv3.forward(h).relu(), 2);
-    h = this.conv4.forward(h).relu();
+    // ReLU in place on each convolution's fresh output: ReLU's backward needs only its result and
+    // the convolution's only its input, so the pre-activation is not worth keeping. PyTorch frees
+    // it as soon as ReLU has read it; here the enclosing tidy() would hold it to the end of the
+    // step (about 220 MB for a batch of 32 pairs, which the heap then has to grow for).
+    let h = F.maxPool2d(this.conv1.forward(x).relu_(), 2);
+    h = F.maxPool2d(this.conv2.forward(h).relu_(), 2);
+    h = F.maxPool2d(this.conv3.forward(h).relu_(), 2);
+    h = this.conv4.forward(h).relu_();
     return this.fc.forward(h.flatten(1)).sigmoid();
   }
 }

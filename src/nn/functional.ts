@@ -1,24 +1,32 @@
 // nn.functional: stateless neural-network operations, with PyTorch's names and defaults.
 import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
-import { call, type Tensor } from '../engine/tensor.js';
+import { numberListArg, optionsArg, show } from '../engine/arguments.js';
+import { call, handleArg, optionalHandle, tensorArg, type Tensor } from '../engine/tensor.js';
 
 export type Reduction = 'none' | 'mean' | 'sum';
 export type Pair = number | readonly [number, number];
 
 const REDUCTIONS: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
+/** The code of a named choice, own keys only (so 'toString' is no reduction). */
+function choice<T extends Record<string, number>>(table: T, value: unknown, fallback: keyof T): number | undefined {
+  const key = value ?? fallback;
+  return typeof key === 'string' && Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 function reduction(value: Reduction | undefined, op: string): number {
-  const code = REDUCTIONS[value ?? 'mean'];
-  if (code === undefined) throw new ArgumentError(`${op}(): reduction must be 'none', 'mean' or 'sum'; got '${value}'`);
+  const code = choice(REDUCTIONS, value, 'mean');
+  if (code === undefined)
+    throw new ArgumentError(`${op}(): reduction must be 'none', 'mean' or 'sum'; got ${show(value)}`);
   return code;
 }
 
 function pair(value: Pair, name: string, op: string): [number, number] {
-  const out: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
-  if (!out.every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new ArgumentError(`${op}(): ${name} must be an integer >= 0 or a pair of them; got ${JSON.stringify(value)}`);
+  const out = typeof value === 'number' ? [value, value] : Array.isArray(value) && value.length === 2 ? [...value] : [];
+  if (out.length !== 2 || !out.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new ArgumentError(`${op}(): ${name} must be an integer >= 0 or a pair of them; got ${show(value)}`);
   }
-  return out;
+  return out as [number, number];
 }
 
 function shapeText(t: Tensor): string {
@@ -26,11 +34,12 @@ function shapeText(t: Tensor): string {
 }
 
 function expectRank(op: string, name: string, t: Tensor, ranks: number[], layout: string): void {
-  if (!ranks.includes(t.ndim)) throw new ShapeError(`${op}(): ${name} must be ${layout}; got ${shapeText(t)}`);
+  if (!ranks.includes(tensorArg(t, op, name).ndim))
+    throw new ShapeError(`${op}(): ${name} must be ${layout}; got ${shapeText(t)}`);
 }
 
 function expectFloating(op: string, name: string, t: Tensor): void {
-  if (!t.isFloating)
+  if (!tensorArg(t, op, name).isFloating)
     throw new DTypeError(`${op}(): ${name} must be a floating-point tensor; got ${t.dtype} (convert with .float())`);
 }
 
@@ -46,6 +55,7 @@ export interface Conv2dOptions {
  * @throws ShapeError when the input's channels do not match the weight
  */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  options = optionsArg(options, 'conv2d');
   expectRank('conv2d', 'input', input, [4], '[N, C, H, W]');
   expectRank('conv2d', 'weight', weight, [4], '[Cout, Cin/groups, kH, kW]');
   expectFloating('conv2d', 'input', input);
@@ -57,9 +67,9 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
   }
   return call(
     'conv2d',
-    input.handle,
-    weight.handle,
-    bias?.handle ?? null,
+    handleArg(input, 'conv2d', 'input'),
+    handleArg(weight, 'conv2d', 'weight'),
+    optionalHandle(bias, 'conv2d', 'bias'),
     pair(options.stride ?? 1, 'stride', 'conv2d'),
     pair(options.padding ?? 0, 'padding', 'conv2d'),
     pair(options.dilation ?? 1, 'dilation', 'conv2d'),
@@ -69,12 +79,19 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
 
 /** x W^T + b: [.., in] -> [.., out]. */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  tensorArg(input, 'linear', 'input');
+  tensorArg(weight, 'linear', 'weight');
   if (input.shape[input.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(
       `linear(): input ${shapeText(input)} has ${input.shape[input.ndim - 1]} features; the weight ${shapeText(weight)} expects ${weight.shape[1]}`,
     );
   }
-  return call('linear', input.handle, weight.handle, bias?.handle ?? null);
+  return call(
+    'linear',
+    handleArg(input, 'linear', 'input'),
+    handleArg(weight, 'linear', 'weight'),
+    optionalHandle(bias, 'linear', 'bias'),
+  );
 }
 
 export interface PoolOptions {
@@ -85,11 +102,12 @@ export interface PoolOptions {
 }
 
 export function maxPool2d(input: Tensor, kernelSize: Pair, options: PoolOptions = {}): Tensor {
+  options = optionsArg(options, 'maxPool2d');
   expectRank('maxPool2d', 'input', input, [3, 4], '[N, C, H, W]');
   const kernel = pair(kernelSize, 'kernelSize', 'maxPool2d');
   return call(
     'maxPool2d',
-    input.handle,
+    handleArg(input, 'maxPool2d', 'input'),
     kernel,
     pair(options.stride ?? kernel, 'stride', 'maxPool2d'),
     pair(options.padding ?? 0, 'padding', 'maxPool2d'),
@@ -103,11 +121,12 @@ export function avgPool2d(
   kernelSize: Pair,
   options: Omit<PoolOptions, 'dilation'> & { countIncludePad?: boolean } = {},
 ): Tensor {
+  options = optionsArg(options, 'avgPool2d');
   expectRank('avgPool2d', 'input', input, [3, 4], '[N, C, H, W]');
   const kernel = pair(kernelSize, 'kernelSize', 'avgPool2d');
   return call(
     'avgPool2d',
-    input.handle,
+    handleArg(input, 'avgPool2d', 'input'),
     kernel,
     pair(options.stride ?? kernel, 'stride', 'avgPool2d'),
     pair(options.padding ?? 0, 'padding', 'avgPool2d'),
@@ -118,7 +137,11 @@ export function avgPool2d(
 
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
   expectRank('adaptiveAvgPool2d', 'input', input, [3, 4], '[N, C, H, W]');
-  return call('adaptiveAvgPool2d', input.handle, pair(outputSize, 'outputSize', 'adaptiveAvgPool2d'));
+  return call(
+    'adaptiveAvgPool2d',
+    handleArg(input, 'adaptiveAvgPool2d', 'input'),
+    pair(outputSize, 'outputSize', 'adaptiveAvgPool2d'),
+  );
 }
 
 export interface BatchNormOptions {
@@ -136,13 +159,14 @@ export function batchNorm(
   runningVar: Tensor | null,
   options: BatchNormOptions = {},
 ): Tensor {
+  options = optionsArg(options, 'batchNorm');
   return call(
     'batchNorm',
-    input.handle,
-    runningMean?.handle ?? null,
-    runningVar?.handle ?? null,
-    options.weight?.handle ?? null,
-    options.bias?.handle ?? null,
+    handleArg(input, 'batchNorm', 'input'),
+    optionalHandle(runningMean, 'batchNorm', 'runningMean'),
+    optionalHandle(runningVar, 'batchNorm', 'runningVar'),
+    optionalHandle(options.weight, 'batchNorm', 'weight'),
+    optionalHandle(options.bias, 'batchNorm', 'bias'),
     options.training ?? false,
     options.momentum ?? 0.1,
     options.eps ?? 1e-5,
@@ -154,36 +178,47 @@ export function layerNorm(
   normalizedShape: readonly number[],
   options: { weight?: Tensor | null; bias?: Tensor | null; eps?: number } = {},
 ): Tensor {
+  options = optionsArg(options, 'layerNorm');
   return call(
     'layerNorm',
-    input.handle,
-    [...normalizedShape],
-    options.weight?.handle ?? null,
-    options.bias?.handle ?? null,
+    handleArg(input, 'layerNorm', 'input'),
+    numberListArg(normalizedShape, 'layerNorm', 'normalizedShape'),
+    optionalHandle(options.weight, 'layerNorm', 'weight'),
+    optionalHandle(options.bias, 'layerNorm', 'bias'),
     options.eps ?? 1e-5,
   );
 }
 
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
-  if (!(p >= 0 && p <= 1)) throw new ArgumentError(`dropout(): p must be in [0, 1]; got ${p}`);
-  return call('dropout', input.handle, p, training);
+  if (typeof p !== 'number' || !(p >= 0 && p <= 1))
+    throw new ArgumentError(`dropout(): p must be in [0, 1]; got ${show(p)}`);
+  return call('dropout', handleArg(input, 'dropout', 'input'), p, training);
 }
 
-export const relu = (x: Tensor): Tensor => x.relu();
-export const sigmoid = (x: Tensor): Tensor => x.sigmoid();
-export const tanh = (x: Tensor): Tensor => x.tanh();
-export const softplus = (x: Tensor, beta = 1, threshold = 20): Tensor => x.softplus(beta, threshold);
-export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor => call('leakyRelu', x.handle, negativeSlope);
-export const elu = (x: Tensor, alpha = 1): Tensor => call('elu', x.handle, alpha);
-export const gelu = (x: Tensor): Tensor => call('gelu', x.handle);
-export const silu = (x: Tensor): Tensor => call('silu', x.handle);
-export const logSigmoid = (x: Tensor): Tensor => call('logSigmoid', x.handle);
-export const softmax = (x: Tensor, dim: number): Tensor => call('softmax', x.handle, dim);
-export const logSoftmax = (x: Tensor, dim: number): Tensor => call('logSoftmax', x.handle, dim);
+export const relu = (x: Tensor): Tensor => tensorArg(x, 'relu', 'x').relu();
+export const sigmoid = (x: Tensor): Tensor => tensorArg(x, 'sigmoid', 'x').sigmoid();
+export const tanh = (x: Tensor): Tensor => tensorArg(x, 'tanh', 'x').tanh();
+export const softplus = (x: Tensor, beta = 1, threshold = 20): Tensor =>
+  tensorArg(x, 'softplus', 'x').softplus(beta, threshold);
+export const leakyRelu = (x: Tensor, negativeSlope = 0.01): Tensor =>
+  call('leakyRelu', handleArg(x, 'leakyRelu', 'x'), negativeSlope);
+export const elu = (x: Tensor, alpha = 1): Tensor => call('elu', handleArg(x, 'elu', 'x'), alpha);
+export const gelu = (x: Tensor): Tensor => call('gelu', handleArg(x, 'gelu', 'x'));
+export const silu = (x: Tensor): Tensor => call('silu', handleArg(x, 'silu', 'x'));
+export const logSigmoid = (x: Tensor): Tensor => call('logSigmoid', handleArg(x, 'logSigmoid', 'x'));
+export const softmax = (x: Tensor, dim: number): Tensor => call('softmax', handleArg(x, 'softmax', 'x'), dim);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => call('logSoftmax', handleArg(x, 'logSoftmax', 'x'), dim);
 
 /** x / max(||x||_p, eps) along `dim` (default 1): unit-length rows. */
 export function normalize(input: Tensor, options: { p?: number; dim?: number; eps?: number } = {}): Tensor {
-  return call('normalize', input.handle, options.p ?? 2, options.dim ?? 1, options.eps ?? 1e-12);
+  options = optionsArg(options, 'normalize');
+  return call(
+    'normalize',
+    handleArg(input, 'normalize', 'input'),
+    options.p ?? 2,
+    options.dim ?? 1,
+    options.eps ?? 1e-12,
+  );
 }
 
 /** ||x1 - x2 + eps||_p along the last dimension, row by row. */
@@ -192,19 +227,36 @@ export function pairwiseDistance(
   x2: Tensor,
   options: { p?: number; eps?: number; keepdim?: boolean } = {},
 ): Tensor {
-  return call('pairwiseDistance', x1.handle, x2.handle, options.p ?? 2, options.eps ?? 1e-6, options.keepdim ?? false);
+  options = optionsArg(options, 'pairwiseDistance');
+  return call(
+    'pairwiseDistance',
+    handleArg(x1, 'pairwiseDistance', 'x1'),
+    handleArg(x2, 'pairwiseDistance', 'x2'),
+    options.p ?? 2,
+    options.eps ?? 1e-6,
+    options.keepdim ?? false,
+  );
 }
 
 export function cosineSimilarity(x1: Tensor, x2: Tensor, options: { dim?: number; eps?: number } = {}): Tensor {
-  return call('cosineSimilarity', x1.handle, x2.handle, options.dim ?? 1, options.eps ?? 1e-8);
+  options = optionsArg(options, 'cosineSimilarity');
+  return call(
+    'cosineSimilarity',
+    handleArg(x1, 'cosineSimilarity', 'x1'),
+    handleArg(x2, 'cosineSimilarity', 'x2'),
+    options.dim ?? 1,
+    options.eps ?? 1e-8,
+  );
 }
 
 /** Euclidean (or p-norm) distance between every row of x1 and every row of x2. */
 export function cdist(x1: Tensor, x2: Tensor, p = 2): Tensor {
-  return x1.cdist(x2, p);
+  return tensorArg(x1, 'cdist', 'x1').cdist(x2, p);
 }
 
 function sameShape(op: string, input: Tensor, target: Tensor): void {
+  tensorArg(input, op, 'input');
+  tensorArg(target, op, 'target');
   if (input.shape.join() !== target.shape.join()) {
     throw new ShapeError(`${op}(): target ${shapeText(target)} must have the input's shape ${shapeText(input)}`);
   }
@@ -216,12 +268,13 @@ export function binaryCrossEntropy(
   target: Tensor,
   options: { weight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'binaryCrossEntropy');
   sameShape('binaryCrossEntropy', input, target);
   return call(
     'binaryCrossEntropy',
-    input.handle,
-    target.handle,
-    options.weight?.handle ?? null,
+    handleArg(input, 'binaryCrossEntropy', 'input'),
+    handleArg(target, 'binaryCrossEntropy', 'target'),
+    optionalHandle(options.weight, 'binaryCrossEntropy', 'weight'),
     reduction(options.reduction, 'binaryCrossEntropy'),
   );
 }
@@ -232,13 +285,14 @@ export function binaryCrossEntropyWithLogits(
   target: Tensor,
   options: { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'binaryCrossEntropyWithLogits');
   sameShape('binaryCrossEntropyWithLogits', input, target);
   return call(
     'binaryCrossEntropyWithLogits',
-    input.handle,
-    target.handle,
-    options.weight?.handle ?? null,
-    options.posWeight?.handle ?? null,
+    handleArg(input, 'binaryCrossEntropyWithLogits', 'input'),
+    handleArg(target, 'binaryCrossEntropyWithLogits', 'target'),
+    optionalHandle(options.weight, 'binaryCrossEntropyWithLogits', 'weight'),
+    optionalHandle(options.posWeight, 'binaryCrossEntropyWithLogits', 'posWeight'),
     reduction(options.reduction, 'binaryCrossEntropyWithLogits'),
   );
 }
@@ -249,7 +303,8 @@ export function binaryCrossEntropyWithLogits(
  * only, shaped like the scores), never silently as indices.
  */
 function checkClassTarget(name: string, scores: Tensor, target: Tensor, probabilitiesAllowed: boolean): void {
-  if (target.dtype === 'int64') return;
+  tensorArg(scores, name, 'input');
+  if (tensorArg(target, name, 'target').dtype === 'int64') return;
   const sameShape = target.ndim === scores.ndim && target.shape.every((n, i) => n === scores.shape[i]);
   if (probabilitiesAllowed && target.isFloating && sameShape) return;
   throw new DTypeError(
@@ -263,12 +318,13 @@ export function crossEntropy(
   target: Tensor,
   options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
+  options = optionsArg(options, 'crossEntropy');
   checkClassTarget('crossEntropy', logits, target, true);
   return call(
     'crossEntropy',
-    logits.handle,
-    target.handle,
-    options.weight?.handle ?? null,
+    handleArg(logits, 'crossEntropy', 'logits'),
+    handleArg(target, 'crossEntropy', 'target'),
+    optionalHandle(options.weight, 'crossEntropy', 'weight'),
     reduction(options.reduction, 'crossEntropy'),
     options.ignoreIndex ?? -100,
     options.labelSmoothing ?? 0,
@@ -280,19 +336,26 @@ export function nllLoss(
   target: Tensor,
   options: { weight?: Tensor | null; reduction?: Reduction; ignoreIndex?: number } = {},
 ): Tensor {
+  options = optionsArg(options, 'nllLoss');
   checkClassTarget('nllLoss', logProbs, target, false);
   return call(
     'nllLoss',
-    logProbs.handle,
-    target.handle,
-    options.weight?.handle ?? null,
+    handleArg(logProbs, 'nllLoss', 'logProbs'),
+    handleArg(target, 'nllLoss', 'target'),
+    optionalHandle(options.weight, 'nllLoss', 'weight'),
     reduction(options.reduction, 'nllLoss'),
     options.ignoreIndex ?? -100,
   );
 }
 
 export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
-  return call('mseLoss', input.handle, target.handle, reduction(options.reduction, 'mseLoss'));
+  options = optionsArg(options, 'mseLoss');
+  return call(
+    'mseLoss',
+    handleArg(input, 'mseLoss', 'input'),
+    handleArg(target, 'mseLoss', 'target'),
+    reduction(options.reduction, 'mseLoss'),
+  );
 }
 
 /** max(0, -y (x1 - x2) + margin) */
@@ -302,11 +365,12 @@ export function marginRankingLoss(
   target: Tensor,
   options: { margin?: number; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'marginRankingLoss');
   return call(
     'marginRankingLoss',
-    x1.handle,
-    x2.handle,
-    target.handle,
+    handleArg(x1, 'marginRankingLoss', 'x1'),
+    handleArg(x2, 'marginRankingLoss', 'x2'),
+    handleArg(target, 'marginRankingLoss', 'target'),
     options.margin ?? 0,
     reduction(options.reduction, 'marginRankingLoss'),
   );
@@ -318,10 +382,11 @@ export function hingeEmbeddingLoss(
   target: Tensor,
   options: { margin?: number; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'hingeEmbeddingLoss');
   return call(
     'hingeEmbeddingLoss',
-    input.handle,
-    target.handle,
+    handleArg(input, 'hingeEmbeddingLoss', 'input'),
+    handleArg(target, 'hingeEmbeddingLoss', 'target'),
     options.margin ?? 1,
     reduction(options.reduction, 'hingeEmbeddingLoss'),
   );
@@ -333,11 +398,12 @@ export function cosineEmbeddingLoss(
   target: Tensor,
   options: { margin?: number; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'cosineEmbeddingLoss');
   return call(
     'cosineEmbeddingLoss',
-    x1.handle,
-    x2.handle,
-    target.handle,
+    handleArg(x1, 'cosineEmbeddingLoss', 'x1'),
+    handleArg(x2, 'cosineEmbeddingLoss', 'x2'),
+    handleArg(target, 'cosineEmbeddingLoss', 'target'),
     options.margin ?? 0,
     reduction(options.reduction, 'cosineEmbeddingLoss'),
   );
@@ -350,11 +416,12 @@ export function tripletMarginLoss(
   negative: Tensor,
   options: { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: Reduction } = {},
 ): Tensor {
+  options = optionsArg(options, 'tripletMarginLoss');
   return call(
     'tripletMarginLoss',
-    anchor.handle,
-    positive.handle,
-    negative.handle,
+    handleArg(anchor, 'tripletMarginLoss', 'anchor'),
+    handleArg(positive, 'tripletMarginLoss', 'positive'),
+    handleArg(negative, 'tripletMarginLoss', 'negative'),
     options.margin ?? 1,
     options.p ?? 2,
     options.eps ?? 1e-6,
@@ -372,12 +439,10 @@ export function affineGrid(
   expectRank('affineGrid', 'theta', theta, [3], '[N, 2, 3]');
   if (theta.shape[1] !== 2 || theta.shape[2] !== 3)
     throw new ShapeError(`affineGrid(): theta must be [N, 2, 3]; got ${shapeText(theta)}`);
-  if (size.length !== 4 || size[0] !== theta.shape[0]) {
-    throw new ShapeError(
-      `affineGrid(): size must be [N, C, H, W] with N = ${theta.shape[0]}; got [${size.join(', ')}]`,
-    );
+  if (!Array.isArray(size) || size.length !== 4 || size[0] !== theta.shape[0]) {
+    throw new ShapeError(`affineGrid(): size must be [N, C, H, W] with N = ${theta.shape[0]}; got ${show(size)}`);
   }
-  return call('affineGrid', theta.handle, [...size], alignCorners);
+  return call('affineGrid', handleArg(theta, 'affineGrid', 'theta'), [...size], alignCorners);
 }
 
 const GRID_MODES = { bilinear: 0, nearest: 1, bicubic: 2 } as const;
@@ -389,15 +454,23 @@ export function gridSample(
   grid: Tensor,
   options: { mode?: keyof typeof GRID_MODES; paddingMode?: keyof typeof PADDING_MODES; alignCorners?: boolean } = {},
 ): Tensor {
-  const mode = GRID_MODES[options.mode ?? 'bilinear'];
-  const padding = PADDING_MODES[options.paddingMode ?? 'zeros'];
+  options = optionsArg(options, 'gridSample');
+  const mode = choice(GRID_MODES, options.mode, 'bilinear');
+  const padding = choice(PADDING_MODES, options.paddingMode, 'zeros');
   if (mode === undefined)
-    throw new ArgumentError(`gridSample(): mode must be bilinear, nearest or bicubic; got '${options.mode}'`);
+    throw new ArgumentError(`gridSample(): mode must be bilinear, nearest or bicubic; got ${show(options.mode)}`);
   if (padding === undefined)
     throw new ArgumentError(
-      `gridSample(): paddingMode must be zeros, border or reflection; got '${options.paddingMode}'`,
+      `gridSample(): paddingMode must be zeros, border or reflection; got ${show(options.paddingMode)}`,
     );
-  return call('gridSample', input.handle, grid.handle, mode, padding, options.alignCorners ?? false);
+  return call(
+    'gridSample',
+    handleArg(input, 'gridSample', 'input'),
+    handleArg(grid, 'gridSample', 'grid'),
+    mode,
+    padding,
+    options.alignCorners ?? false,
+  );
 }
 
 /** Resizes [N, C, H, W] to `size` (or by `scaleFactor`); bilinear/bicubic may antialias when shrinking. */
@@ -411,15 +484,16 @@ export function interpolate(
     antialias?: boolean;
   },
 ): Tensor {
+  options = optionsArg(options, 'interpolate');
   expectRank('interpolate', 'input', input, [4], '[N, C, H, W]');
   let size: [number, number];
   if (options.size !== undefined) size = pair(options.size, 'size', 'interpolate');
-  else if (options.scaleFactor !== undefined) {
+  else if (typeof options.scaleFactor === 'number') {
     size = [Math.floor(input.shape[2]! * options.scaleFactor), Math.floor(input.shape[3]! * options.scaleFactor)];
-  } else throw new ArgumentError('interpolate(): give size or scaleFactor');
+  } else throw new ArgumentError(`interpolate(): give size or a numeric scaleFactor; got ${show(options.scaleFactor)}`);
   return call(
     'interpolate',
-    input.handle,
+    handleArg(input, 'interpolate', 'input'),
     size,
     options.mode ?? 'nearest',
     options.alignCorners ?? false,
@@ -429,5 +503,5 @@ export function interpolate(
 
 /** Constant padding; `pads` lists (before, after) pairs from the last dimension backwards, as in PyTorch. */
 export function pad(input: Tensor, pads: readonly number[], value = 0): Tensor {
-  return call('constantPad', input.handle, [...pads], value);
+  return call('constantPad', handleArg(input, 'pad', 'input'), numberListArg(pads, 'pad', 'pads'), value);
 }

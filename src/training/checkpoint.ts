@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { deserializeSafetensors, loadFile, saveFile } from '../io/safetensors.js';
 import type { Tensor } from '../engine/tensor.js';
-import { getRngState, setRngState } from '../engine/runtime.js';
+import { cuda, getRngState, setRngState } from '../engine/runtime.js';
 import { TwinshotError } from '../errors.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerState } from '../optim/optimizer.js';
@@ -47,12 +47,29 @@ export function saveCheckpoint(
   if (average) for (const [name, t] of average.stateDict()) tensors.set(`average.${name}`, t);
   const optimizerState = optimizer.stateDict();
   for (const [name, t] of optimizerState.tensors) tensors.set(`optimizer.${name}`, t);
-  const rng = getRngState();
-  tensors.set('torch_rng_state', rng);
+  const rngStates = [getRngState(), ...cuda.getRngStateAll()];
+  rngStates.forEach((state, i) => tensors.set(i === 0 ? CPU_RNG : `${CUDA_RNG}${i - 1}`, state));
   try {
     saveFile(tensors, path, { twinshot: JSON.stringify({ progress, optimizer: optimizerState.meta }) });
   } finally {
-    rng.dispose();
+    for (const state of rngStates) state.dispose();
+  }
+}
+
+// Random states: the CPU generator's, and each GPU's (cuda:0, cuda:1, ...) when trained with CUDA,
+// so that dropout and random initialisation on the GPU also resume where they stopped.
+const CPU_RNG = 'torch_rng_state';
+const CUDA_RNG = 'torch_cuda_rng_state.';
+
+/** Restores the saved generators; a GPU state for a device this machine lacks is left unused. */
+function restoreRngStates(tensors: ReadonlyMap<string, Tensor>): void {
+  const cpu = tensors.get(CPU_RNG);
+  if (cpu) setRngState(cpu);
+  const gpus = cuda.isAvailable() ? cuda.deviceCount() : 0;
+  for (const [name, state] of tensors) {
+    if (!name.startsWith(CUDA_RNG)) continue;
+    const index = Number(name.slice(CUDA_RNG.length));
+    if (Number.isInteger(index) && index >= 0 && index < gpus) setRngState(state, `cuda:${index}`);
   }
 }
 
@@ -61,8 +78,8 @@ export function checkpointExists(path: string): boolean {
 }
 
 /**
- * Restores model, optimiser, weight average (when given) and torch RNG in place from a checkpoint
- * file (or its bytes, as rank 0 sends them to the other ranks); returns the saved progress.
+ * Restores model, optimiser, weight average (when given) and torch's generators in place from a
+ * checkpoint file (or its bytes, as rank 0 sends them to the other ranks); returns the saved progress.
  */
 export function loadCheckpoint(
   source: string | Uint8Array,
@@ -94,8 +111,7 @@ export function loadCheckpoint(
     average.loadStateDict(averageState);
   }
   optimizer.loadStateDict({ tensors: optimizerTensors, meta: saved.optimizer });
-  const rng = tensors.get('torch_rng_state');
-  if (rng) setRngState(rng);
+  restoreRngStates(tensors);
   for (const t of tensors.values()) t.dispose();
   return saved.progress;
 }

@@ -6,12 +6,12 @@
 namespace twinshot {
 namespace {
 
-// Reduction codes match at::Reduction: 0 none, 1 mean, 2 sum.
-int64_t Reduction(const Args& a, size_t i) { return a.integer(i, 1); }
+// Reduction codes match at::Reduction: 0 none, 1 mean, 2 sum (mean when absent).
+int64_t Reduction(const Args& a, size_t i) { return a.integerIn(i, 0, 2, 1); }
 
 at::Tensor Interpolate(const at::Tensor& x, at::IntArrayRef size, const std::string& mode, bool alignCorners,
                        bool antialias) {
-  if (x.dim() != 4) throw std::invalid_argument("interpolate expects a 4-d [N, C, H, W] tensor");
+  if (x.dim() != 4) throw ArgumentException("interpolate expects a 4-d [N, C, H, W] tensor");
   if (mode == "bilinear") {
     return antialias ? at::_upsample_bilinear2d_aa(x, size, alignCorners, c10::nullopt, c10::nullopt)
                      : at::upsample_bilinear2d(x, size, alignCorners, c10::nullopt, c10::nullopt);
@@ -22,7 +22,7 @@ at::Tensor Interpolate(const at::Tensor& x, at::IntArrayRef size, const std::str
   }
   if (mode == "nearest") return at::upsample_nearest2d(x, size, c10::nullopt, c10::nullopt);
   if (mode == "area") return at::adaptive_avg_pool2d(x, size);
-  throw std::invalid_argument("interpolate mode must be bilinear, bicubic, nearest or area; got " + mode);
+  throw ArgumentException("interpolate mode must be bilinear, bicubic, nearest or area; got " + mode);
 }
 
 }  // namespace
@@ -129,7 +129,9 @@ void RegisterNnOps(std::vector<OpEntry>& table) {
       // (x, grid, mode 0 bilinear | 1 nearest | 2 bicubic, padding 0 zeros | 1 border | 2 reflection, alignCorners)
       {"gridSample",
        [](const Args& a) -> Result {
-         return at::grid_sampler(a.tensor(0), a.tensor(1), a.integer(2, 0), a.integer(3, 0), a.boolean(4, false));
+         // libtorch casts both codes to enums unchecked: keep them in range
+         return at::grid_sampler(a.tensor(0), a.tensor(1), a.integerIn(2, 0, 2, 0), a.integerIn(3, 0, 2, 0),
+                                 a.boolean(4, false));
        }},
       // (x, size[2], mode, alignCorners, antialias)
       {"interpolate",

@@ -12,19 +12,22 @@ namespace {
 // Per-parameter hyper-parameters arrive as one flat Float64Array, `width` numbers each.
 const double* Row(const std::vector<double>& flat, size_t width, size_t i, size_t count) {
   if (flat.size() != width * count) {
-    throw std::invalid_argument("expected " + std::to_string(width) + " hyper-parameters per parameter");
+    throw ArgumentException("expected " + std::to_string(width) + " hyper-parameters per parameter");
   }
   return flat.data() + width * i;
 }
 
 // (params, momentumBuffers (null until created), hyper [lr, momentum, dampening, weightDecay, nesterov])
-// -> momentum buffers
+// -> the momentum buffers created by this step (null where a buffer existed or none is needed).
+// Existing buffers are updated in place and not returned: a fresh handle to each of them every
+// step would only keep them referenced until garbage collection.
 Result SgdStep(const Args& a) {
   at::NoGradGuard noGrad;
   const auto& params = a.tensors(0);
-  std::vector<at::Tensor> buffers = a.tensors(1);
+  std::vector<at::Tensor> buffers = a.optTensors(1);
   const auto& hyper = a.numbers(2);
-  if (buffers.size() != params.size()) throw std::invalid_argument("one momentum buffer slot per parameter");
+  if (buffers.size() != params.size()) throw ArgumentException("one momentum buffer slot per parameter");
+  std::vector<at::Tensor> created(params.size());
   for (size_t i = 0; i < params.size(); i++) {
     at::Tensor param = params[i];
     const at::Tensor& grad = param.grad();
@@ -37,6 +40,7 @@ Result SgdStep(const Args& a) {
       at::Tensor& buf = buffers[i];
       if (!buf.defined()) {
         buf = step.clone().detach();
+        created[i] = buf;
       } else {
         buf.mul_(momentum).add_(step, 1 - dampening);
       }
@@ -44,20 +48,23 @@ Result SgdStep(const Args& a) {
     }
     param.add_(step, -lr);
   }
-  return buffers;
+  return created;
 }
 
 // (params, expAvg[], expAvgSq[], hyper [lr, beta1, beta2, eps, weightDecay, decoupled, step])
-// -> [...expAvg, ...expAvgSq]; `step` is the 1-based count after this update.
+// -> [...expAvg, ...expAvgSq] created by this step (null where they existed); `step` is the
+// 1-based count after this update. As in SgdStep, existing moments are not handed back.
 Result AdamStep(const Args& a) {
   at::NoGradGuard noGrad;
   const auto& params = a.tensors(0);
-  std::vector<at::Tensor> expAvg = a.tensors(1);
-  std::vector<at::Tensor> expAvgSq = a.tensors(2);
+  std::vector<at::Tensor> expAvg = a.optTensors(1);
+  std::vector<at::Tensor> expAvgSq = a.optTensors(2);
   const auto& hyper = a.numbers(3);
   if (expAvg.size() != params.size() || expAvgSq.size() != params.size()) {
-    throw std::invalid_argument("one moment slot per parameter");
+    throw ArgumentException("one moment slot per parameter");
   }
+  size_t n = params.size();
+  std::vector<at::Tensor> created(2 * n);
   for (size_t i = 0; i < params.size(); i++) {
     at::Tensor param = params[i];
     const at::Tensor& grad = param.grad();
@@ -66,8 +73,8 @@ Result AdamStep(const Args& a) {
     double lr = h[0], beta1 = h[1], beta2 = h[2], eps = h[3], weightDecay = h[4];
     bool decoupled = h[5] != 0;
     double step = h[6];
-    if (!expAvg[i].defined()) expAvg[i] = at::zeros_like(param, at::MemoryFormat::Preserve);
-    if (!expAvgSq[i].defined()) expAvgSq[i] = at::zeros_like(param, at::MemoryFormat::Preserve);
+    if (!expAvg[i].defined()) created[i] = expAvg[i] = at::zeros_like(param, at::MemoryFormat::Preserve);
+    if (!expAvgSq[i].defined()) created[n + i] = expAvgSq[i] = at::zeros_like(param, at::MemoryFormat::Preserve);
     at::Tensor g = grad;
     if (weightDecay != 0) {
       if (decoupled) {
@@ -83,9 +90,7 @@ Result AdamStep(const Args& a) {
     at::Tensor denom = (expAvgSq[i].sqrt() / biasCorrection2Sqrt).add_(eps);
     param.addcdiv_(expAvg[i], denom, -lr / biasCorrection1);
   }
-  std::vector<at::Tensor> out = expAvg;
-  out.insert(out.end(), expAvgSq.begin(), expAvgSq.end());
-  return out;
+  return created;
 }
 
 // (params, setToNone)
@@ -130,10 +135,11 @@ Result ClipGradNorm(const Args& a) {
 }  // namespace
 
 void RegisterOptimOps(std::vector<OpEntry>& table) {
-  table.push_back({"sgdStep", SgdStep});
-  table.push_back({"adamStep", AdamStep});
-  table.push_back({"zeroGrad", ZeroGrad});
-  table.push_back({"clipGradNorm", ClipGradNorm});
+  // All change parameters, gradients or state in place: JS thread only.
+  table.push_back({"sgdStep", SgdStep, kJsThreadOnly});
+  table.push_back({"adamStep", AdamStep, kJsThreadOnly});
+  table.push_back({"zeroGrad", ZeroGrad, kJsThreadOnly});
+  table.push_back({"clipGradNorm", ClipGradNorm, kJsThreadOnly});
 }
 
 }  // namespace twinshot

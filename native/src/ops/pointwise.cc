@@ -132,7 +132,13 @@ void RegisterPointwiseOps(std::vector<OpEntry>& table) {
       {"sigmoid", [](const Args& a) -> Result { return at::sigmoid(a.tensor(0)); }},
       {"logSigmoid", [](const Args& a) -> Result { return at::log_sigmoid(a.tensor(0)); }},
       {"relu", [](const Args& a) -> Result { return at::relu(a.tensor(0)); }},
-      {"relu_", [](const Args& a) -> Result { return a.tensor(0).relu_(); }},
+      // In-place ops return nothing (a second handle would keep the tensor alive until GC).
+      {"relu_",
+       [](const Args& a) -> Result {
+         a.tensor(0).relu_();
+         return None{};
+       },
+       kJsThreadOnly},
       {"gelu", [](const Args& a) -> Result { return at::gelu(a.tensor(0)); }},
       {"silu", [](const Args& a) -> Result { return at::silu(a.tensor(0)); }},
       // (x, negativeSlope)
@@ -143,37 +149,55 @@ void RegisterPointwiseOps(std::vector<OpEntry>& table) {
       {"softplus", [](const Args& a) -> Result { return at::softplus(a.tensor(0), a.scalar(1), a.scalar(2)); }},
       // (x, min | null, max | null)
       {"clamp", [](const Args& a) -> Result { return at::clamp(a.tensor(0), OptScalar(a, 1), OptScalar(a, 2)); }},
-      {"clamp_", [](const Args& a) -> Result { return a.tensor(0).clamp_(OptScalar(a, 1), OptScalar(a, 2)); }},
+      {"clamp_",
+       [](const Args& a) -> Result {
+         a.tensor(0).clamp_(OptScalar(a, 1), OptScalar(a, 2));
+         return None{};
+       },
+       kJsThreadOnly},
       // in place: (t, other, alpha)
       {"add_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
          at::Scalar alpha = a.scalar(2, 1.0);
-         return a.isTensor(1) ? t.add_(a.tensor(1), alpha) : t.add_(a.scalar(1), alpha);
-       }},
+         a.isTensor(1) ? t.add_(a.tensor(1), alpha) : t.add_(a.scalar(1), alpha);
+         return None{};
+       },
+       kJsThreadOnly},
       {"sub_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
          at::Scalar alpha = a.scalar(2, 1.0);
-         return a.isTensor(1) ? t.sub_(a.tensor(1), alpha) : t.sub_(a.scalar(1), alpha);
-       }},
+         a.isTensor(1) ? t.sub_(a.tensor(1), alpha) : t.sub_(a.scalar(1), alpha);
+         return None{};
+       },
+       kJsThreadOnly},
       {"mul_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
-         return a.isTensor(1) ? t.mul_(a.tensor(1)) : t.mul_(a.scalar(1));
-       }},
+         a.isTensor(1) ? t.mul_(a.tensor(1)) : t.mul_(a.scalar(1));
+         return None{};
+       },
+       kJsThreadOnly},
       {"div_",
        [](const Args& a) -> Result {
          at::Tensor t = a.tensor(0);
-         return a.isTensor(1) ? t.div_(a.tensor(1)) : t.div_(a.scalar(1));
-       }},
+         a.isTensor(1) ? t.div_(a.tensor(1)) : t.div_(a.scalar(1));
+         return None{};
+       },
+       kJsThreadOnly},
       // (t, mask, value)
       {"maskedFill",
        [](const Args& a) -> Result {
          return a.isTensor(2) ? a.tensor(0).masked_fill(a.tensor(1), a.tensor(2))
                               : a.tensor(0).masked_fill(a.tensor(1), a.scalar(2));
        }},
-      {"maskedFill_", [](const Args& a) -> Result { return a.tensor(0).masked_fill_(a.tensor(1), a.scalar(2)); }},
+      {"maskedFill_",
+       [](const Args& a) -> Result {
+         a.tensor(0).masked_fill_(a.tensor(1), a.scalar(2));
+         return None{};
+       },
+       kJsThreadOnly},
       // (t, t1, t2, value): t + value * t1 * t2
       {"addcmul", [](const Args& a) -> Result { return at::addcmul(a.tensor(0), a.tensor(1), a.tensor(2), a.scalar(3)); }},
       // (start, end, weight)

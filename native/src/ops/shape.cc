@@ -46,7 +46,7 @@ void RegisterShapeOps(std::vector<OpEntry>& table) {
       {"index",
        [](const Args& a) -> Result {
          c10::List<c10::optional<at::Tensor>> indices;
-         for (const at::Tensor& t : a.tensors(1)) {
+         for (const at::Tensor& t : a.optTensors(1)) {
            indices.push_back(t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt);
          }
          return at::index(a.tensor(0), indices);
@@ -55,7 +55,7 @@ void RegisterShapeOps(std::vector<OpEntry>& table) {
       {"indexPut",
        [](const Args& a) -> Result {
          c10::List<c10::optional<at::Tensor>> indices;
-         for (const at::Tensor& t : a.tensors(1)) {
+         for (const at::Tensor& t : a.optTensors(1)) {
            indices.push_back(t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt);
          }
          return at::index_put(a.tensor(0), indices, a.tensor(2), a.boolean(3, false));
