@@ -384,6 +384,10 @@ export function createTeachPage(): Page {
       try {
         await backend.enrol(gallery, label, await teachPad.toBlobs());
         exists = true;
+        // Known at once, so recognition works even if the refresh below does not get through.
+        classes = known
+          ? classes.map((c) => (c.label === label ? { ...c, examples: c.examples + count } : c))
+          : [...classes, { label, examples: count, picture: null }];
         // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
