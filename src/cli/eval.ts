@@ -1,6 +1,6 @@
 // `twinshot eval`: evaluates a saved model; --json prints one JSON object as the last line.
 import type { Command } from 'commander';
-import { positiveInteger, positiveNumber } from './options.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber } from './options.js';
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -42,6 +42,12 @@ export function registerEvalCommand(program: Command): void {
       positiveInteger('--adapt'),
     )
     .option('--adapt-lr <lr>', 'learning rate of --adapt (default 1e-4)', positiveNumber('--adapt-lr'))
+    .option(
+      '--rerank <k>',
+      "with a model's pair comparator: re-rank the embedding's nearest K candidates by it (0: all; default: the model's setting)",
+      nonNegativeInteger('--rerank'),
+    )
+    .option('--no-rerank', 'the embedding alone, even when the model has a comparator')
     .option('--json', 'print one JSON object as the last line')
     .option('--record', "also store the result in the model's config.json (metrics.<protocol>)")
     .addHelpText(
@@ -69,6 +75,7 @@ Examples:
         views?: number;
         adapt?: number;
         adaptLr?: number;
+        rerank?: number | boolean;
         json?: boolean;
         record?: boolean;
       }) => {
@@ -89,6 +96,7 @@ Examples:
         }
         const report = await runEvaluation({
           ...options,
+          rerank: options.rerank === false ? null : options.rerank === true ? undefined : options.rerank,
           modelDir: options.model,
           protocol: protocol as (typeof PROTOCOLS)[number],
         });
@@ -104,6 +112,10 @@ Examples:
         }
         console.log(`model     ${report.model}`);
         console.log(`protocol  ${report.protocol}${report.way ? ` (${report.way}-way ${report.shot}-shot)` : ''}`);
+        if (typeof report.rerank === 'number')
+          console.log(
+            `comparator re-ranks ${report.rerank === 0 ? 'every candidate' : `the embedding's nearest ${report.rerank}`}`,
+          );
         if (typeof report.accuracy === 'number') {
           console.log(`accuracy  ${formatAccuracy(report as never)}`);
           const perGroup = report.perGroup as Record<string, { accuracy: number; trials: number }> | undefined;

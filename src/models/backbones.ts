@@ -30,6 +30,21 @@ export class ConvBackbone extends Module {
   forward(x: Tensor): Tensor {
     return this.blocks.forward(x);
   }
+
+  /** The output, and the map after the first `tapBlock` blocks (for a pair comparator). */
+  forwardWithTap(x: Tensor, tapBlock: number): { out: Tensor; tap: Tensor } {
+    return forwardWithTap(this.blocks, x, tapBlock);
+  }
+}
+
+function forwardWithTap(blocks: Sequential, x: Tensor, tapBlock: number): { out: Tensor; tap: Tensor } {
+  let out = x;
+  let tap: Tensor | null = null;
+  blocks.layers.forEach((block, i) => {
+    out = block.forward(out);
+    if (i + 1 === tapBlock) tap = out;
+  });
+  return { out, tap: tap ?? out };
 }
 
 /** Three conv3x3+BN layers with a 1x1 projection shortcut, then ReLU and 2x2 max-pool (ResNet-12 block). */
@@ -80,5 +95,10 @@ export class ResNetBackbone extends Module {
 
   forward(x: Tensor): Tensor {
     return this.blocks.forward(x);
+  }
+
+  /** The output, and the map after the first `tapBlock` blocks (for a pair comparator). */
+  forwardWithTap(x: Tensor, tapBlock: number): { out: Tensor; tap: Tensor } {
+    return forwardWithTap(this.blocks, x, tapBlock);
   }
 }

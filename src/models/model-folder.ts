@@ -55,7 +55,15 @@ export interface ModelCard {
    * Verification: two images are the same class when their distance (model.distanceMatrix) is at
    * most `threshold`; confidence = sigmoid(scale * (threshold - distance)).
    */
-  verification: { threshold: number; scale: number };
+  verification: {
+    threshold: number;
+    scale: number;
+    /**
+     * With a pair comparator: two images are the same class when its logit is at least
+     * `threshold`; confidence = sigmoid(scale * (logit - threshold)). Fitted on held-out pairs.
+     */
+    comparator?: { threshold: number; scale: number };
+  };
   /** How embeddings are post-processed at inference (the metrics below were measured with it). */
   inference: InferenceSettings;
   /**
