@@ -29,7 +29,11 @@ export interface ComparatorLossOptions {
 
 /** What the loss measured on an episode, for logs. */
 export interface ComparatorLossTerms {
+  /** rankWeight * rank + pairWeight * pair */
   loss: Tensor;
+  /** The ranking cross-entropy and the balanced same-or-not cross-entropy, unweighted. */
+  rank: Tensor;
+  pair: Tensor;
   /** Share of queries whose right class was among the embedding's candidates before it was forced in. */
   recall: number;
 }
@@ -98,5 +102,10 @@ export function comparatorEpisodeLoss(
     weight,
     reduction: 'sum',
   });
-  return { loss: rank.mul(options.rankWeight).add(pair.mul(options.pairWeight)), recall: found / queryCount };
+  return {
+    loss: rank.mul(options.rankWeight).add(pair.mul(options.pairWeight)),
+    rank,
+    pair,
+    recall: found / queryCount,
+  };
 }

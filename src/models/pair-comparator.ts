@@ -3,6 +3,7 @@
 // answer). Each location of one map attends to every location of the other (cross-attention, so a
 // stroke drawn a little elsewhere still finds its match), and a small network judges each location
 // against what it matched (relation-network style, Sung et al. 2018), both ways, pooled.
+import { noGrad } from '../engine/autograd.js';
 import { cat, randn, scalar, type Tensor } from '../engine/tensor.js';
 import { ArgumentError } from '../errors.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
@@ -18,7 +19,10 @@ export interface PairComparatorOptions {
   channels: number;
   /** Width of the per-location relation network. */
   hidden: number;
-  /** Also feed the embedding distance of the pair to the answer (a learned weight, starting at 0). */
+  /**
+   * Add minus the pair's embedding distance to the answer, with a learned weight starting at 1:
+   * the comparator then starts as the embedding's own ranking and learns what to correct in it.
+   */
   useDistance: boolean;
 }
 
@@ -54,7 +58,9 @@ export class PairComparator extends Module {
     this.relation1 = this.registerModule('relation1', new Linear(4 * channels, hidden));
     this.relation2 = this.registerModule('relation2', new Linear(hidden, hidden));
     this.out = this.registerModule('out', new Linear(2 * hidden, 1));
-    this.distanceWeight = this.registerParameter('distance_weight', scalar(0));
+    // With the distance, the relation network starts silent: the first answer is the embedding's.
+    if (options.useDistance) noGrad(() => this.out.weight.zero_());
+    this.distanceWeight = this.registerParameter('distance_weight', scalar(options.useDistance ? 1 : 0));
   }
 
   /** Length of one image's compact map, flattened. */

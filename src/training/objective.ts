@@ -16,8 +16,11 @@ import { comparatorEpisodeLoss } from '../losses/comparator-loss.js';
 import type { TrainConfig } from './config.js';
 
 export interface Objective {
-  /** Draws the next batch and returns its loss (with the graph) and how many images it used. */
-  step(model: TwinModel): { loss: Tensor; images: number };
+  /**
+   * Draws the next batch and returns its loss (with the graph), how many images it used and, for
+   * losses made of several terms, each term's value (for the log).
+   */
+  step(model: TwinModel): { loss: Tensor; images: number; parts?: Record<string, number> };
   getState(): SamplerState;
   setState(state: SamplerState): void;
 }
@@ -46,7 +49,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     );
 
   let sampler: Sampler;
-  let lossOf: (model: TwinModel) => { loss: Tensor; images: number };
+  let lossOf: Objective['step'];
 
   if (samplerConfig.kind === 'pairs') {
     if (loss.kind !== 'koch-bce' || loss.allPairs) throw mismatch("a 'pk' or 'episodes' sampler");
@@ -155,7 +158,16 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
           },
         );
         const embeddingLoss = metric!.forward(embeddings, tensor(labels, { device: embeddings.device as Device }));
-        return { loss: embeddingLoss.mul(comparator.embeddingWeight).add(terms.loss), images: indices.length };
+        return {
+          loss: embeddingLoss.mul(comparator.embeddingWeight).add(terms.loss),
+          images: indices.length,
+          parts: {
+            embedding: embeddingLoss.item(),
+            rank: terms.rank.item(),
+            pair: terms.pair.item(),
+            recall: terms.recall,
+          },
+        };
       }
       const codes = embed(model, images(indices));
       const labelTensor = tensor(labels, { device: codes.device as Device });

@@ -368,6 +368,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const timeLimit = config.training.timeLimitMinutes === undefined ? Infinity : config.training.timeLimitMinutes * 60;
   let stoppedBy: TrainResult['stoppedBy'] = 'completed';
   let windowLoss = 0;
+  // Terms of a loss made of several (the comparator's), averaged over the same window.
+  const windowParts = new Map<string, number>();
   let windowSteps = 0;
   let windowImages = 0;
   let windowStart = now();
@@ -462,11 +464,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (let step = progress.step + 1; step <= total; step++) {
     // Let the event loop run signal handlers (Ctrl-C) and timers between synchronous steps.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const { value: ownLoss, images: ownImages } = tidy(() => {
+    const {
+      value: ownLoss,
+      images: ownImages,
+      parts,
+    } = tidy(() => {
       optimization.optimizer.zeroGrad();
-      const { loss, images } = objective.step(model);
+      const { loss, images, parts } = objective.step(model);
       loss.backward();
-      return { value: loss.item(), images };
+      return { value: loss.item(), images, parts };
     });
     // Data-parallel: the gradients become the ranks' mean, and the ranks agree on how the step ends.
     const agreed = parallel
@@ -485,6 +491,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimization.afterStep(step);
     progress.step = step;
     windowLoss += value;
+    for (const [name, v] of Object.entries(parts ?? {})) windowParts.set(name, (windowParts.get(name) ?? 0) + v);
     windowSteps++;
     windowImages += images;
     const lr = optimization.optimizer.paramGroups[0]!.lr;
@@ -499,11 +506,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     if (step % config.training.logEvery === 0 || step === total) {
       const communication = parallel?.takeCommunicationSeconds();
+      const averagedParts = Object.fromEntries([...windowParts].map(([name, sum]) => [name, sum / windowSteps]));
       metrics?.append({
         kind: 'train',
         step,
         seconds: elapsed(),
         loss: windowLoss / windowSteps,
+        ...averagedParts,
         lr,
         imagesPerSecond: rate,
         // The share of the window rank 0 spent waiting for the gradients' all-reduce.
@@ -511,11 +520,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ? {}
           : { communicationShare: communication / Math.max(1e-3, (now() - windowStart) / 1000) }),
       });
+      const partsText = Object.entries(averagedParts)
+        .map(([name, v]) => ` ${name} ${v.toFixed(4)}`)
+        .join('');
       if (!options.onStep)
         log(
-          `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
+          `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)}${partsText ? ` (${partsText.trim()})` : ''} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
         );
       windowLoss = 0;
+      windowParts.clear();
       windowSteps = 0;
       windowImages = 0;
       windowStart = now();

@@ -9,6 +9,10 @@ import { InferenceModel } from '../../src/models/inference.js';
 import { loadModelFolder, MODEL_FORMAT, saveModelFolder } from '../../src/models/model-folder.js';
 import { validateConfig } from '../../src/training/config.js';
 import { expectClose } from '../helpers/assert.js';
+import { main } from '../../src/cli/index.js';
+import { decodeImage } from '../../src/data/image.js';
+import { glyphPng, tempDir } from '../data/helpers.js';
+import { vi } from 'vitest';
 
 const comparatorNet = () =>
   new EmbeddingNet({
@@ -24,7 +28,10 @@ describe('PairComparator#compare()', () => {
     tidy(() => {
       manualSeed(3);
       const head = new PairComparator({ inChannels: 16, side: 5, channels: 6, hidden: 12, useDistance: true });
-      noGrad(() => head.distanceWeight.fill_(0.7));
+      noGrad(() => {
+        head.distanceWeight.fill_(0.7);
+        head.out.weight.normal_(0, 1); // it starts at zero (the embedding's answer); give it a say
+      });
       head.eval();
       const a = head.project(randn([4, 16, 5, 5]));
       const b = head.project(randn([4, 16, 5, 5]));
@@ -111,6 +118,55 @@ describe('EmbeddingNet with a comparator', () => {
       );
     });
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers `twinshot verify` by the comparator, at its own threshold', async () => {
+    manualSeed(6);
+    const dir = tempDir('twinshot-verify-');
+    const net = comparatorNet().eval();
+    const architecture = validateConfig({
+      name: 'cmp',
+      data: { size: 20 },
+      model: { kind: 'embedding', channels: [8, 16, 16], comparator: { block: 2, channels: 6, hidden: 12 } },
+      loss: { kind: 'prototypical' },
+      sampler: { kind: 'episodes', way: 5, shot: 1, query: 1 },
+      optimizer: { kind: 'adam', lr: 0.001, schedule: {} },
+      training: { steps: 1 },
+    }).model;
+    saveModelFolder(dir, net, {
+      format: MODEL_FORMAT,
+      version: 1,
+      name: 'cmp',
+      architecture,
+      preprocessing: { size: 20, invert: true },
+      verification: { threshold: 1, scale: 1, comparator: { threshold: -1e6, scale: 2 } },
+      inference: { centering: 'none' },
+      metrics: {},
+    });
+    const a = path.join(dir, 'a.png');
+    const b = path.join(dir, 'b.png');
+    fs.writeFileSync(a, glyphPng(1, 0));
+    fs.writeFileSync(b, glyphPng(2, 1));
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      await main(['node', 'twinshot', 'verify', '--model', dir, a, b, '--json']);
+    } finally {
+      spy.mockRestore();
+    }
+    const answer = JSON.parse(lines.at(-1)!);
+    expect(answer).toMatchObject({ scoredBy: 'comparator', threshold: -1e6, same: true });
+    // The same logit as the library gives for the decoded images.
+    const pixels = await Promise.all([a, b].map(async (f) => decodeImage(fs.readFileSync(f), { size: 20, invert: true })));
+    const expected = tidy(() => {
+      const inference = loadModelFolder(dir).inference;
+      const images = tensor(Uint8Array.from([...pixels[0]!, ...pixels[1]!]), { shape: [2, 1, 20, 20] }).float().div(255);
+      const codes = inference.encode(images);
+      const e = codes.embedding;
+      const d = inference.pairDistances(e.narrow(0, 0, 1), e.narrow(0, 1, 1));
+      return inference.compare(codes.features!.narrow(0, 0, 1), codes.features!.narrow(0, 1, 1), d).item();
+    });
+    expect(answer.logit).toBeCloseTo(expected, 5);
   });
 
   it('answers encode() without features, and refuses compare(), when the model has no comparator', () => {
