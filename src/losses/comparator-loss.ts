@@ -25,6 +25,11 @@ export interface ComparatorLossOptions {
   rankWeight: number;
   pairWeight: number;
   distance: Distance;
+  /**
+   * Maps the logits to those the same-or-not loss reads (the comparator's own calibration, so that
+   * fitting probabilities does not bend the ranking). Default: unchanged.
+   */
+  calibrate?: (logits: Tensor) => Tensor;
 }
 
 /** What the loss measured on an episode, for logs. */
@@ -98,7 +103,8 @@ export function comparatorEpisodeLoss(
     same.map((y) => (y === 1 ? 0.5 / positives : 0.5 / Math.max(negatives, 1))),
     { device, dtype },
   );
-  const pair = F.binaryCrossEntropyWithLogits(logits, tensor(same, { device, dtype }), {
+  const calibrated = options.calibrate ? options.calibrate(logits) : logits;
+  const pair = F.binaryCrossEntropyWithLogits(calibrated, tensor(same, { device, dtype }), {
     weight,
     reduction: 'sum',
   });

@@ -41,6 +41,12 @@ export class PairComparator extends Module {
   readonly relation2: Linear;
   readonly out: Linear;
   readonly distanceWeight: Tensor;
+  /**
+   * The same-or-not loss reads scale * logit + bias: its own calibration, so that fitting
+   * probabilities never bends the ranking (the logits' scale is the ranking loss's).
+   */
+  readonly pairScale: Tensor;
+  readonly pairBias: Tensor;
   readonly locations: number;
 
   constructor(readonly options: PairComparatorOptions) {
@@ -61,6 +67,8 @@ export class PairComparator extends Module {
     // With the distance, the relation network starts silent: the first answer is the embedding's.
     if (options.useDistance) noGrad(() => this.out.weight.zero_());
     this.distanceWeight = this.registerParameter('distance_weight', scalar(options.useDistance ? 1 : 0));
+    this.pairScale = this.registerParameter('pair_scale', scalar(1));
+    this.pairBias = this.registerParameter('pair_bias', scalar(0));
   }
 
   /** Length of one image's compact map, flattened. */
@@ -93,6 +101,11 @@ export class PairComparator extends Module {
     let logit = this.out.forward(pooled).squeeze(1);
     if (this.options.useDistance && distances !== undefined) logit = logit.sub(distances.mul(this.distanceWeight));
     return logit;
+  }
+
+  /** Logits as the same-or-not loss reads them (a learned affine map of compare's). */
+  calibrate(logits: Tensor): Tensor {
+    return logits.mul(this.pairScale).add(this.pairBias);
   }
 
   /** The logits of pairs of compact maps (see compare). */

@@ -153,6 +153,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
           {
             candidates: comparator.candidates,
             rankWeight: comparator.rankWeight,
+            calibrate: (logits) => model.comparator!.calibrate(logits),
             pairWeight: comparator.pairWeight,
             distance,
           },
