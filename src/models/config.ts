@@ -19,6 +19,9 @@ export const ComparatorModelConfig = Type.Object(
       description: "channels of each image's compact map, what a gallery stores per example",
     }),
     hidden: Type.Integer({ minimum: 1, default: 64, description: 'width of the per-location relation network' }),
+    beforePool: Type.Optional(
+      Type.Boolean({ description: "read the block's map before its pooling (conv backbones; four times the locations)" }),
+    ),
     useDistance: Type.Boolean({
       default: true,
       description: "add minus the pair's embedding distance to the answer (with a learned weight starting at 1)",

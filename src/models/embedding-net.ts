@@ -36,6 +36,8 @@ export interface ComparatorOptions {
   channels: number;
   /** Width of the relation network. */
   hidden: number;
+  /** Read the block's map before its pooling (conv backbones): twice the side, four times the locations. */
+  beforePool?: boolean;
   /** Feed the pair's embedding distance to the answer too. */
   useDistance: boolean;
 }
@@ -107,6 +109,8 @@ export class EmbeddingNet extends TwinModel {
       throw new ArgumentError(
         `EmbeddingNet: comparator.block must be a block number from 1 to ${options.channels.length}; got ${c.block}`,
       );
+    if (c?.beforePool && options.backbone !== 'conv')
+      throw new ArgumentError("EmbeddingNet: comparator.beforePool needs the 'conv' backbone (residual blocks pool inside)");
     this.comparator =
       c === null
         ? null
@@ -114,7 +118,7 @@ export class EmbeddingNet extends TwinModel {
             'comparator',
             new PairComparator({
               inChannels: options.channels[c.block - 1]!,
-              side: sideAfter(c.block),
+              side: c.beforePool ? sideAfter(c.block - 1) : sideAfter(c.block),
               channels: c.channels,
               hidden: c.hidden,
               useDistance: c.useDistance,
@@ -125,7 +129,11 @@ export class EmbeddingNet extends TwinModel {
   /** The embedding and, with a comparator, each image's compact map, from one pass. */
   embedWithFeatures(images: Tensor): ImageCodes {
     if (this.comparator === null) return { embedding: this.embed(images), features: null };
-    const { out, tap } = this.backbone.forwardWithTap(images, this.options.comparator!.block);
+    const { block, beforePool } = this.options.comparator!;
+    const { out, tap } =
+      this.backbone instanceof ConvBackbone
+        ? this.backbone.forwardWithTap(images, block, beforePool ?? false)
+        : this.backbone.forwardWithTap(images, block);
     return { embedding: this.finish(out), features: this.comparator.project(tap) };
   }
 
