@@ -10,13 +10,14 @@ const CHUNK = 256;
 
 /**
  * Decodes `files` to the model's input and embeds them, CHUNK at a time, calling `onVectors`
- * with each chunk's files and vectors [n, D] (valid only during the call).
+ * with each chunk's files, vectors [n, D] and, for a model with a pair comparator, its features
+ * [n, F] (valid only during the call).
  * @throws TwinshotError ERR_IMAGE naming the files that could not be read or decoded
  */
 async function embedFiles(
   loaded: LoadedModel,
   files: readonly string[],
-  onVectors: (files: readonly string[], vectors: Tensor) => void,
+  onVectors: (files: readonly string[], vectors: Tensor, features: Tensor | null) => void,
 ): Promise<void> {
   const [{ decodeMany }, { noGrad }, { tidy }, { tensor }, { TwinshotError }] = await Promise.all([
     import('../data/decode.js'),
@@ -39,16 +40,14 @@ async function embedFiles(
       );
     }
     tidy(() =>
-      noGrad(() =>
-        onVectors(
-          chunk,
-          loaded.inference.embed(
-            tensor(pixels, { shape: [chunk.length, 1, size, size] })
-              .float()
-              .div(255),
-          ),
-        ),
-      ),
+      noGrad(() => {
+        const codes = loaded.inference.encode(
+          tensor(pixels, { shape: [chunk.length, 1, size, size] })
+            .float()
+            .div(255),
+        );
+        onVectors(chunk, codes.embedding, codes.features);
+      }),
     );
   }
 }
@@ -81,7 +80,9 @@ export function registerEmbedVerifyCommands(program: Command): void {
 
   program
     .command('verify')
-    .description("say whether two images show the same class, at the model's calibrated threshold")
+    .description(
+      "say whether two images show the same class, at the model's calibrated threshold (by its pair comparator when it has one)",
+    )
     .requiredOption('-m, --model <dir>', 'model folder')
     .argument('<image1>')
     .argument('<image2>')
@@ -91,14 +92,36 @@ export function registerEmbedVerifyCommands(program: Command): void {
       const { loadModelFolder } = await import('../models/model-folder.js');
       const loaded = loadModelFolder(options.model);
       let distance = NaN;
-      await embedFiles(loaded, [image1, image2], (_files, vectors) => {
-        distance = loaded.inference.pairDistances(vectors.narrow(0, 0, 1), vectors.narrow(0, 1, 1)).item();
+      let logit: number | null = null;
+      await embedFiles(loaded, [image1, image2], (_files, vectors, features) => {
+        const pair = loaded.inference.pairDistances(vectors.narrow(0, 0, 1), vectors.narrow(0, 1, 1));
+        distance = pair.item();
+        // Two-stage models answer by their comparator, at its own calibrated threshold.
+        if (features !== null && loaded.card.verification.comparator !== undefined)
+          logit = loaded.inference.compare(features.narrow(0, 0, 1), features.narrow(0, 1, 1), pair).item();
       });
+      const comparator = loaded.card.verification.comparator;
+      if (logit !== null && comparator !== undefined) {
+        const probability = 1 / (1 + Math.exp(-comparator.scale * (logit - comparator.threshold)));
+        const same = logit >= comparator.threshold;
+        const threshold = comparator.threshold;
+        if (options.json) {
+          console.log(
+            JSON.stringify({ image1, image2, scoredBy: 'comparator', logit, distance, probability, threshold, same }),
+          );
+          return;
+        }
+        console.log(`comparator   ${(logit as number).toFixed(4)} (logit; threshold ${threshold.toFixed(4)})`);
+        console.log(`distance     ${distance.toFixed(4)} (${loaded.inference.metric}, embedding)`);
+        console.log(`probability  ${(100 * probability).toFixed(1)}% same class`);
+        console.log(`verdict      ${same ? 'same' : 'different'}`);
+        return;
+      }
       const { threshold, scale } = loaded.card.verification;
       const probability = 1 / (1 + Math.exp(-scale * (threshold - distance)));
       const same = distance <= threshold;
       if (options.json) {
-        console.log(JSON.stringify({ image1, image2, distance, probability, threshold, same }));
+        console.log(JSON.stringify({ image1, image2, scoredBy: 'embedding', distance, probability, threshold, same }));
         return;
       }
       console.log(

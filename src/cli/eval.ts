@@ -1,6 +1,6 @@
 // `twinshot eval`: evaluates a saved model; --json prints one JSON object as the last line.
 import type { Command } from 'commander';
-import { positiveInteger, positiveNumber } from './options.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber } from './options.js';
 
 export function registerEvalCommand(program: Command): void {
   program
@@ -19,9 +19,18 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--way <n>', 'classes per trial', positiveInteger('--way'), 20)
     .option('--shot <n>', 'examples per class', positiveInteger('--shot'), 1)
-    .option('--trials <n>', 'trials (queries)', positiveInteger('--trials'), 400)
+    .option(
+      '--trials <n>',
+      'trials (queries) of one-shot protocols; 10,000 give a 95% interval of about ±0.6 points at 90%',
+      positiveInteger('--trials'),
+      10_000,
+    )
     .option('--seed <n>', 'seed of the tasks', (v) => Number(v), 0)
-    .option('--limit <n>', 'pairs (verification) or images (retrieval)', positiveInteger('--limit'))
+    .option(
+      '--limit <n>',
+      'pairs (verification, default 10,000) or images (retrieval, default all)',
+      positiveInteger('--limit'),
+    )
     .option(
       '--views <n>',
       "test-time views averaged per image (default: the model's setting)",
@@ -33,18 +42,24 @@ export function registerEvalCommand(program: Command): void {
       positiveInteger('--adapt'),
     )
     .option('--adapt-lr <lr>', 'learning rate of --adapt (default 1e-4)', positiveNumber('--adapt-lr'))
+    .option(
+      '--rerank <k>',
+      "with a model's pair comparator: re-rank the embedding's nearest K candidates by it (0: all; default: the model's setting)",
+      nonNegativeInteger('--rerank'),
+    )
+    .option('--no-rerank', 'the embedding alone, even when the model has a comparator')
     .option('--json', 'print one JSON object as the last line')
     .option('--record', "also store the result in the model's config.json (metrics.<protocol>)")
     .addHelpText(
       'after',
       `
 Examples:
-  twinshot eval --model models/omniglot-fast --protocol within-alphabet --way 20 --shot 1 --trials 1000 --seed 1
-  twinshot eval --model models/omniglot-fast --data ../shared/omniglot/images_evaluation.zip --trials 400 --seed 3 --json
+  twinshot eval --model models/omniglot-fast --protocol within-alphabet --way 20 --shot 1 --seed 20261206   # 10,000 trials
+  twinshot eval --model models/omniglot-fast --data ../shared/omniglot/images_evaluation.zip --trials 2000 --seed 3 --json
   twinshot eval --model models/omniglot-fast --runs all_runs.zip --json
   twinshot eval --model models/omniglot-fast --protocol verification
-  twinshot eval --model models/omniglot-fast --protocol mnist --trials 400   # Koch et al.'s transfer test
-  twinshot eval --model models/omniglot-fast --views 4 --adapt 10 --trials 1000 --seed 1   # fine-tuned on each task's support set`,
+  twinshot eval --model models/omniglot-fast --protocol mnist   # Koch et al.'s transfer test
+  twinshot eval --model models/omniglot-fast --views 4 --adapt 10 --trials 1000 --seed 1   # fine-tuned on each task's support set (seconds a trial)`,
     )
     .action(
       async (options: {
@@ -60,6 +75,7 @@ Examples:
         views?: number;
         adapt?: number;
         adaptLr?: number;
+        rerank?: number | boolean;
         json?: boolean;
         record?: boolean;
       }) => {
@@ -80,6 +96,7 @@ Examples:
         }
         const report = await runEvaluation({
           ...options,
+          rerank: options.rerank === false ? null : options.rerank === true ? undefined : options.rerank,
           modelDir: options.model,
           protocol: protocol as (typeof PROTOCOLS)[number],
         });
@@ -95,6 +112,10 @@ Examples:
         }
         console.log(`model     ${report.model}`);
         console.log(`protocol  ${report.protocol}${report.way ? ` (${report.way}-way ${report.shot}-shot)` : ''}`);
+        if (typeof report.rerank === 'number')
+          console.log(
+            `comparator re-ranks ${report.rerank === 0 ? 'every candidate' : `the embedding's nearest ${report.rerank}`}`,
+          );
         if (typeof report.accuracy === 'number') {
           console.log(`accuracy  ${formatAccuracy(report as never)}`);
           const perGroup = report.perGroup as Record<string, { accuracy: number; trials: number }> | undefined;

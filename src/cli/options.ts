@@ -32,3 +32,12 @@ export function positiveNumber(name: string) {
     return n;
   };
 }
+
+export function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0)
+      throw new TwinshotError('ERR_ARGUMENT', `${name} must be a whole number >= 0; got '${value}'`);
+    return n;
+  };
+}

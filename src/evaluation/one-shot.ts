@@ -32,6 +32,13 @@ export interface OneShotOptions {
    * support-adaptation.ts). Every task is then embedded on its own, at the cost of the steps.
    */
   adaptation?: AdaptationOptions;
+  /**
+   * Two-stage recognition with a model's pair comparator: the embedding's nearest `rerank`
+   * classes (0: all of them) are re-ranked by the comparator's logit. Absent: the model's own
+   * setting (`inference.settings.rerank`, 0 when unset); null: the embedding alone. Models without
+   * a comparator always use the embedding alone.
+   */
+  rerank?: number | null;
 }
 
 export interface OneShotResult extends AccuracyEstimate {
@@ -44,23 +51,50 @@ export interface OneShotResult extends AccuracyEstimate {
  * a model's inference view, a twin model, any module or a function that embeds (l2 metric).
  */
 export function embedIndices(network: Embeds, set: ImageSet, indices: ArrayLike<number>, batchSize = 256): Tensor {
-  const inference = asInference(network);
+  return encodeIndices(asInference(network), set, indices, { batchSize, features: false }).embedding;
+}
+
+/**
+ * Embeddings [n, D] of images of `set` at `indices` and, when asked and the model has a pair
+ * comparator, their comparator features [n, F]; in eval mode, without gradients.
+ */
+export function encodeIndices(
+  inference: InferenceModel,
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  options: { batchSize?: number; features?: boolean } = {},
+): { embedding: Tensor; features: Tensor | null } {
+  const batchSize = options.batchSize ?? 256;
+  const withFeatures = (options.features ?? true) && inference.hasComparator;
   const model = inference.model;
   const wasTraining = model.isTraining;
   model.eval();
+  const join = (parts: Tensor[]): Tensor => {
+    const out = parts.length === 1 ? parts[0]! : cat(parts);
+    if (parts.length > 1) disposeAll(parts);
+    return out;
+  };
   try {
     return noGrad(() => {
-      const parts: Tensor[] = [];
+      const embeddings: Tensor[] = [];
+      const features: Tensor[] = [];
       for (let start = 0; start < indices.length; start += batchSize) {
         const chunk = Array.from(
           { length: Math.min(batchSize, indices.length - start) },
           (_, i) => indices[start + i]!,
         );
-        parts.push(tidy(() => inference.embed(set.batch(chunk))));
+        if (!withFeatures) {
+          embeddings.push(tidy(() => inference.embed(set.batch(chunk))));
+          continue;
+        }
+        const codes = tidy(() => {
+          const c = inference.encode(set.batch(chunk));
+          return [c.embedding, c.features!];
+        });
+        embeddings.push(codes[0]!);
+        features.push(codes[1]!);
       }
-      const out = parts.length === 1 ? parts[0]! : cat(parts);
-      if (parts.length > 1) disposeAll(parts);
-      return out;
+      return { embedding: join(embeddings), features: withFeatures ? join(features) : null };
     });
   } finally {
     model.train(wasTraining);
@@ -80,19 +114,30 @@ export function evaluateOneShot(
   const inference = asInference(network, options.metric === undefined ? {} : { metric: options.metric });
   // Without adaptation every image is embedded once for all tasks; with it, each task's own.
   const adapter = options.adaptation ? new SupportAdapter(inference.model, options.adaptation) : null;
+  const rerank =
+    !inference.hasComparator || options.rerank === null ? null : (options.rerank ?? inference.settings.rerank ?? 0);
+  const encode = (indices: readonly number[]) =>
+    encodeIndices(inference, set, indices, { batchSize: options.batchSize, features: rerank !== null });
   const unique = adapter ? [] : [...new Set(tasks.flatMap((t) => [...t.support, ...t.queries]))];
-  const shared = adapter ? null : keep(embedIndices(inference, set, unique, options.batchSize));
+  const shared = adapter ? null : encode(unique);
+  if (shared !== null) {
+    keep(shared.embedding);
+    if (shared.features !== null) keep(shared.features);
+  }
   const sharedRows = new Map(unique.map((index, i) => [index, i]));
   const predict = (task: EvalTask): number[] => {
-    const centering = options.taskCentering ?? false;
-    if (shared !== null) return tidy(() => noGrad(() => classify(inference, shared, task, sharedRows, centering)));
+    const settings = {
+      centering: options.taskCentering ?? false,
+      rerank: rerank === null ? null : { model: inference, candidates: rerank },
+    };
+    if (shared !== null) return tidy(() => noGrad(() => classify(inference, shared, task, sharedRows, settings)));
     return tidy(() => {
       adapter!.adapt(set.batch(task.support), task.way ?? task.support.length);
       try {
         const indices = [...task.support, ...task.queries];
-        const embeddings = embedIndices(inference, set, indices, options.batchSize);
+        const codes = encode(indices);
         const rows = new Map(indices.map((index, i) => [index, i]));
-        return noGrad(() => classify(inference, embeddings, task, rows, centering));
+        return noGrad(() => classify(inference, codes, task, rows, settings));
       } finally {
         adapter!.restore();
       }
@@ -115,7 +160,8 @@ export function evaluateOneShot(
       groupCounts.set(task.name.split(':')[0]!, counts);
     }
   } finally {
-    shared?.dispose();
+    shared?.embedding.dispose();
+    shared?.features?.dispose();
     adapter?.dispose();
   }
   const perGroup = Object.fromEntries(
@@ -126,8 +172,9 @@ export function evaluateOneShot(
 
 /**
  * The class chosen for each query of each task, from embeddings computed beforehand: `rows` maps
- * an image index of the set to its row of `embeddings`. This is evaluateOneShot's scorer, for
- * embeddings made elsewhere (an exported ONNX model, say) and compared under `inference`'s metric.
+ * an image index of the set to its row of `embeddings`. This is evaluateOneShot's scorer (its
+ * first stage), for embeddings made elsewhere (an exported ONNX model, say) and compared under
+ * `inference`'s metric.
  */
 export function classifyTasks(
   inference: Pick<InferenceModel, 'metric' | 'distanceMatrix'>,
@@ -136,36 +183,34 @@ export function classifyTasks(
   tasks: readonly EvalTask[],
   options: { taskCentering?: boolean } = {},
 ): number[][] {
+  const settings = { centering: options.taskCentering ?? false, rerank: null };
   return tasks.map((task) =>
-    tidy(() => noGrad(() => classify(inference, embeddings, task, rows, options.taskCentering ?? false))),
+    tidy(() => noGrad(() => classify(inference, { embedding: embeddings, features: null }, task, rows, settings))),
   );
 }
 
 function classify(
   inference: Pick<InferenceModel, 'metric' | 'distanceMatrix'>,
-  embeddings: Tensor,
+  codes: { embedding: Tensor; features: Tensor | null },
   task: EvalTask,
   row: ReadonlyMap<number, number>,
-  taskCentering: boolean,
+  settings: { centering: boolean; rerank: { model: InferenceModel; candidates: number } | null },
 ): number[] {
+  const embeddings = codes.embedding;
   const ways = task.way ?? task.support.length;
   const shot = task.support.length / ways;
   const device = embeddings.device as Device;
-  let support = embeddings.indexSelect(
-    0,
-    tensor(
-      Array.from(task.support, (i) => row.get(i)!),
-      { device },
-    ),
+  const supportRows = tensor(
+    Array.from(task.support, (i) => row.get(i)!),
+    { device },
   );
-  let queries = embeddings.indexSelect(
-    0,
-    tensor(
-      Array.from(task.queries, (i) => row.get(i)!),
-      { device },
-    ),
+  const queryRows = tensor(
+    Array.from(task.queries, (i) => row.get(i)!),
+    { device },
   );
-  if (taskCentering) {
+  let support = embeddings.indexSelect(0, supportRows);
+  let queries = embeddings.indexSelect(0, queryRows);
+  if (settings.centering) {
     const mean = support.mean(0, true);
     support = F.normalize(support.sub(mean));
     queries = F.normalize(queries.sub(mean));
@@ -176,5 +221,54 @@ function classify(
     shot > 1 && inference.metric !== 'l1'
       ? inference.distanceMatrix(queries, support.view(ways, shot, -1).mean(1))
       : inference.distanceMatrix(queries, support).view(queries.shape[0]!, ways, shot).mean(2);
-  return scores.argmin(1).toArray();
+  if (settings.rerank === null || codes.features === null) return scores.argmin(1).toArray();
+  return rerankCandidates(settings.rerank.model, codes.features, scores, {
+    queries,
+    support,
+    queryRows,
+    supportRows,
+    shot,
+    candidates: settings.rerank.candidates,
+  });
+}
+
+/**
+ * The second stage: each query's `candidates` nearest classes by `scores` (all when 0) are scored
+ * by the comparator against every support image of theirs (logits averaged over shots); the
+ * highest wins. Returns class positions.
+ */
+function rerankCandidates(
+  inference: InferenceModel,
+  features: Tensor,
+  scores: Tensor,
+  task: { queries: Tensor; support: Tensor; queryRows: Tensor; supportRows: Tensor; shot: number; candidates: number },
+): number[] {
+  const [queryCount, ways] = scores.shape as [number, number];
+  const k = task.candidates === 0 ? ways : Math.min(task.candidates, ways);
+  const nearest = scores.topk(k, { dim: 1, largest: false }).indices.toArray() as number[]; // [Q * k], nearest first
+  const queryIndex: number[] = [];
+  const supportIndex: number[] = [];
+  for (let q = 0; q < queryCount; q++) {
+    for (let j = 0; j < k; j++) {
+      const c = nearest[q * k + j]!;
+      for (let s = 0; s < task.shot; s++) {
+        queryIndex.push(q);
+        supportIndex.push(c * task.shot + s);
+      }
+    }
+  }
+  const device = features.device as Device;
+  const qi = tensor(queryIndex, { device });
+  const si = tensor(supportIndex, { device });
+  const distances = inference.pairDistances(task.queries.indexSelect(0, qi), task.support.indexSelect(0, si));
+  const logits = inference
+    .compare(
+      features.indexSelect(0, task.queryRows.indexSelect(0, qi)),
+      features.indexSelect(0, task.supportRows.indexSelect(0, si)),
+      distances,
+    )
+    .view(queryCount, k, task.shot)
+    .mean(2);
+  const best = logits.argmax(1).toArray() as number[];
+  return best.map((j, q) => nearest[q * k + j]!);
 }

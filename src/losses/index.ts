@@ -4,3 +4,4 @@ export * from './miners.js';
 export * from './reducers.js';
 export * from './metric-losses.js';
 export * from './pair-loss.js';
+export * from './comparator-loss.js';

@@ -30,6 +30,28 @@ export class ConvBackbone extends Module {
   forward(x: Tensor): Tensor {
     return this.blocks.forward(x);
   }
+
+  /** The output, and the map after the first `tapBlock` blocks (for a pair comparator). */
+  /**
+   * The output, and the map of block `tapBlock` (1-based) for a pair comparator: after its pooling,
+   * or with `beforePool` before it (the block's full-resolution map).
+   */
+  forwardWithTap(x: Tensor, tapBlock: number, beforePool = false): { out: Tensor; tap: Tensor } {
+    let out = x;
+    let tap: Tensor | null = null;
+    this.blocks.layers.forEach((block, i) => {
+      const layers = (block as Sequential).layers;
+      if (i + 1 === tapBlock && beforePool && layers.at(-1) instanceof MaxPool2d) {
+        for (const layer of layers.slice(0, -1)) out = layer.forward(out);
+        tap = out;
+        out = layers.at(-1)!.forward(out);
+      } else {
+        out = block.forward(out);
+        if (i + 1 === tapBlock) tap = out;
+      }
+    });
+    return { out, tap: tap ?? out };
+  }
 }
 
 /** Three conv3x3+BN layers with a 1x1 projection shortcut, then ReLU and 2x2 max-pool (ResNet-12 block). */
@@ -80,5 +102,17 @@ export class ResNetBackbone extends Module {
 
   forward(x: Tensor): Tensor {
     return this.blocks.forward(x);
+  }
+
+  /** The output, and the map after the first `tapBlock` blocks (for a pair comparator). */
+  /** The output, and the map after block `tapBlock` (1-based; residual blocks pool inside, so always after it). */
+  forwardWithTap(x: Tensor, tapBlock: number): { out: Tensor; tap: Tensor } {
+    let out = x;
+    let tap: Tensor | null = null;
+    this.blocks.layers.forEach((block, i) => {
+      out = block.forward(out);
+      if (i + 1 === tapBlock) tap = out;
+    });
+    return { out, tap: tap ?? out };
   }
 }

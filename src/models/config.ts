@@ -6,6 +6,33 @@ import { validate } from '../io/config-schema.js';
 const Strict = { additionalProperties: false } as const;
 const Count = (description: string, minimum = 1) => Type.Integer({ minimum, description });
 
+export const ComparatorModelConfig = Type.Object(
+  {
+    block: Type.Integer({
+      minimum: 1,
+      default: 3,
+      description: 'blocks after which the comparator reads the backbone map (1 = the first)',
+    }),
+    channels: Type.Integer({
+      minimum: 1,
+      default: 32,
+      description: "channels of each image's compact map, what a gallery stores per example",
+    }),
+    hidden: Type.Integer({ minimum: 1, default: 64, description: 'width of the per-location relation network' }),
+    beforePool: Type.Optional(
+      Type.Boolean({ description: "read the block's map before its pooling (conv backbones; four times the locations)" }),
+    ),
+    useDistance: Type.Boolean({
+      default: true,
+      description: "add minus the pair's embedding distance to the answer (with a learned weight starting at 1)",
+    }),
+  },
+  {
+    ...Strict,
+    description: "a head that compares two images' maps and answers same class or not (pair-comparator.ts)",
+  },
+);
+
 export const EmbeddingModelConfig = Type.Object(
   {
     kind: Type.Literal('embedding'),
@@ -18,6 +45,7 @@ export const EmbeddingModelConfig = Type.Object(
     distance: Type.Union([Type.Literal('euclidean'), Type.Literal('squared-euclidean'), Type.Literal('cosine')], {
       default: 'squared-euclidean',
     }),
+    comparator: Type.Optional(ComparatorModelConfig),
   },
   Strict,
 );

@@ -7,6 +7,7 @@ import * as F from '../nn/functional.js';
 import { ArgumentError } from '../errors.js';
 import { ConvBackbone, ResNetBackbone } from './backbones.js';
 import { TwinModel } from './twin-model.js';
+import { PairComparator } from './pair-comparator.js';
 
 export type EmbeddingDistance = 'euclidean' | 'squared-euclidean' | 'cosine';
 
@@ -24,6 +25,27 @@ export interface EmbeddingNetOptions {
   /** Scale embeddings to unit length (FaceNet). */
   normalize?: boolean;
   distance?: EmbeddingDistance;
+  /** A pair comparator reading the map after this many blocks (see pair-comparator.ts). */
+  comparator?: ComparatorOptions | null;
+}
+
+export interface ComparatorOptions {
+  /** Blocks after which the comparator reads the map (1 = the first block's pooled output). */
+  block: number;
+  /** Channels of the compact per-image map. */
+  channels: number;
+  /** Width of the relation network. */
+  hidden: number;
+  /** Read the block's map before its pooling (conv backbones): twice the side, four times the locations. */
+  beforePool?: boolean;
+  /** Feed the pair's embedding distance to the answer too. */
+  useDistance: boolean;
+}
+
+/** An image's embedding and, with a comparator, its compact map. */
+export interface ImageCodes {
+  embedding: Tensor;
+  features: Tensor | null;
 }
 
 /** Distances between rows of a [n, D] and rows of b [m, D]. */
@@ -59,6 +81,7 @@ export class EmbeddingNet extends TwinModel {
   readonly pairOffset: Tensor;
   readonly distance: EmbeddingDistance;
   readonly featureSize: number;
+  readonly comparator: PairComparator | null;
 
   constructor(readonly options: EmbeddingNetOptions) {
     super();
@@ -67,8 +90,12 @@ export class EmbeddingNet extends TwinModel {
     if (Backbone === undefined) throw new ArgumentError(`EmbeddingNet: backbone must be 'conv' or 'resnet'; got '${options.backbone}'`);
     this.backbone = this.registerModule('backbone', new Backbone(options.channels, { poolLast: options.poolLast }));
     const pools = options.channels.length - (options.poolLast === false ? 1 : 0);
-    let side = options.inputSize;
-    for (let i = 0; i < pools; i++) side = Math.floor(side / 2);
+    const sideAfter = (blocks: number) => {
+      let side = options.inputSize;
+      for (let i = 0; i < Math.min(blocks, pools); i++) side = Math.floor(side / 2);
+      return side;
+    };
+    const side = sideAfter(options.channels.length);
     if (side < 1) throw new ArgumentError(`EmbeddingNet: inputSize ${options.inputSize} is too small for ${pools} pooling stages`);
     const channels = options.channels[options.channels.length - 1]!;
     const flat = options.globalPool ? channels : channels * side * side;
@@ -77,10 +104,46 @@ export class EmbeddingNet extends TwinModel {
     this.distance = options.distance ?? 'euclidean';
     this.pairScale = this.registerParameter('pair_scale', ones([]).mul(this.distance === 'cosine' ? 10 : 1));
     this.pairOffset = this.registerParameter('pair_offset', scalar(this.distance === 'cosine' ? 0.5 : 1));
+    const c = options.comparator ?? null;
+    if (c !== null && !(Number.isInteger(c.block) && c.block >= 1 && c.block <= options.channels.length))
+      throw new ArgumentError(
+        `EmbeddingNet: comparator.block must be a block number from 1 to ${options.channels.length}; got ${c.block}`,
+      );
+    if (c?.beforePool && options.backbone !== 'conv')
+      throw new ArgumentError("EmbeddingNet: comparator.beforePool needs the 'conv' backbone (residual blocks pool inside)");
+    this.comparator =
+      c === null
+        ? null
+        : this.registerModule(
+            'comparator',
+            new PairComparator({
+              inChannels: options.channels[c.block - 1]!,
+              side: c.beforePool ? sideAfter(c.block - 1) : sideAfter(c.block),
+              channels: c.channels,
+              hidden: c.hidden,
+              useDistance: c.useDistance,
+            }),
+          );
+  }
+
+  /** The embedding and, with a comparator, each image's compact map, from one pass. */
+  embedWithFeatures(images: Tensor): ImageCodes {
+    if (this.comparator === null) return { embedding: this.embed(images), features: null };
+    const { block, beforePool } = this.options.comparator!;
+    const { out, tap } =
+      this.backbone instanceof ConvBackbone
+        ? this.backbone.forwardWithTap(images, block, beforePool ?? false)
+        : this.backbone.forwardWithTap(images, block);
+    return { embedding: this.finish(out), features: this.comparator.project(tap) };
   }
 
   embed(images: Tensor): Tensor {
-    let h = this.backbone.forward(images);
+    return this.finish(this.backbone.forward(images));
+  }
+
+  /** Pooling, head and normalisation of the backbone's output. */
+  private finish(map: Tensor): Tensor {
+    let h = map;
     h = this.options.globalPool ? F.adaptiveAvgPool2d(h, 1).flatten(1) : h.flatten(1);
     if (this.head !== null) h = this.head.forward(h);
     return this.options.normalize ? F.normalize(h) : h;

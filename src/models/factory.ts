@@ -20,5 +20,6 @@ export function buildModel(architecture: ArchitectureConfig, inputSize: number):
     embeddingDim: architecture.embeddingDim ?? null,
     normalize: architecture.normalize,
     distance: architecture.distance,
+    comparator: architecture.comparator ?? null,
   });
 }

@@ -26,6 +26,11 @@ export interface InferenceSettings {
    * image itself, then small rotations, scalings, shifts and a shear). Default 1.
    */
   views?: number;
+  /**
+   * With a pair comparator: how many of the embedding's nearest candidates it re-ranks (0: all of
+   * them). Absent: 0.
+   */
+  rerank?: number;
 }
 
 /** The fixed test-time views, most useful first; translations are in pixels at 28x28. */
@@ -104,16 +109,62 @@ export class InferenceModel {
     return e;
   }
 
+  /** Whether the network has a pair comparator (see compare). */
+  get hasComparator(): boolean {
+    return this.model instanceof EmbeddingNet && this.model.comparator !== null;
+  }
+
+  /** Length of an image's comparator features (0 without a comparator). */
+  get featureSize(): number {
+    return this.model instanceof EmbeddingNet && this.model.comparator !== null ? this.model.comparator.featureSize : 0;
+  }
+
+  /**
+   * The vectors to store (as `embed`) and, with a comparator, each image's compact map [N, F], from
+   * one pass; the map is taken from the image itself, not averaged over views.
+   */
+  encode(images: Tensor): { embedding: Tensor; features: Tensor | null } {
+    if (!this.hasComparator) return { embedding: this.embed(images), features: null };
+    const net = this.model as EmbeddingNet;
+    const views = this.settings.views ?? 1;
+    const n = images.shape[0]!;
+    const codes = net.embedWithFeatures(views === 1 ? images : this.viewBatch(images, views));
+    let e = views === 1 ? codes.embedding : codes.embedding.view(views, n, -1).mean(0);
+    if (this.#mean !== null) e = F.normalize(e.sub(onDeviceOf(this.#mean, e)));
+    return { embedding: e, features: views === 1 ? codes.features : codes.features!.narrow(0, 0, n) };
+  }
+
+  /**
+   * Same-class logits of row pairs of comparator features a, b [P, F]; `distances` [P] are their
+   * embeddings' distances under `metric`, which the comparator may weigh in. Higher is more alike.
+   * @throws ArgumentError when the network has no comparator
+   */
+  compare(a: Tensor, b: Tensor, distances?: Tensor): Tensor {
+    if (!this.hasComparator) throw new ArgumentError('this model has no pair comparator to compare with');
+    return (this.model as EmbeddingNet).comparator!.compare(a, b, distances === undefined ? undefined : this.comparatorDistance(distances));
+  }
+
+  /** The comparator was trained on the network's own distance; `metric` distances map back to it. */
+  private comparatorDistance(distances: Tensor): Tensor {
+    const net = this.model as EmbeddingNet;
+    return net.distance === 'squared-euclidean' && this.metric === 'l2' && this.#mean === null ? distances.square() : distances;
+  }
+
   /** The network's embedding, averaged over the test-time views. */
   private embedViews(images: Tensor): Tensor {
     const views = this.settings.views ?? 1;
     if (views === 1) return this.model.embed(images);
+    const n = images.shape[0]!;
+    return this.model.embed(this.viewBatch(images, views)).view(views, n, -1).mean(0);
+  }
+
+  /** The images under each of the first `views` fixed views, view by view. */
+  private viewBatch(images: Tensor, views: number): Tensor {
     const size = images.shape[3]!;
     const n = images.shape[0]!;
-    const batch = cat(
+    return cat(
       testTimeViews(views, size).map((params, v) => (v === 0 ? images : applyAffine(images, new Array(n).fill(params)))),
     );
-    return this.model.embed(batch).view(views, n, -1).mean(0);
   }
 
   /** Distances under `metric` between every row of a and every row of b, [n, m]. */

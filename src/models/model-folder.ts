@@ -23,9 +23,9 @@ export const PACKAGE_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import
  * @example const { inference, card } = loadModelFolder(SHIPPED_MODELS.omniglotFast);
  */
 export const SHIPPED_MODELS = {
-  /** Conv-4 at 40x40, ink-framed, prototypical loss: 90.3% twenty-way within alphabets (docs/results.md). */
+  /** Conv-4 at 40x40, ink-framed, prototypical loss: 88.4% twenty-way within alphabets (10,000 trials; docs/results.md). */
   omniglotFast: path.join(PACKAGE_MODELS_DIR, 'omniglot-fast'),
-  /** Five such networks, each image averaged over 4 test-time views: 91.5%, about 15 times the cost. */
+  /** Five such networks, each image averaged over 4 test-time views: 90.3%, about 15 times the cost. */
   omniglotEnsemble: path.join(PACKAGE_MODELS_DIR, 'omniglot-ensemble'),
 } as const;
 
@@ -55,7 +55,15 @@ export interface ModelCard {
    * Verification: two images are the same class when their distance (model.distanceMatrix) is at
    * most `threshold`; confidence = sigmoid(scale * (threshold - distance)).
    */
-  verification: { threshold: number; scale: number };
+  verification: {
+    threshold: number;
+    scale: number;
+    /**
+     * With a pair comparator: two images are the same class when its logit is at least
+     * `threshold`; confidence = sigmoid(scale * (logit - threshold)). Fitted on held-out pairs.
+     */
+    comparator?: { threshold: number; scale: number };
+  };
   /** How embeddings are post-processed at inference (the metrics below were measured with it). */
   inference: InferenceSettings;
   /**

@@ -42,7 +42,13 @@ export const DataConfig = Type.Object(
 );
 
 // Kept here too so `training.ModelConfig` and friends go on working.
-export { EmbeddingModelConfig, KochModelConfig, EnsembleModelConfig, ModelConfig } from '../models/config.js';
+export {
+  ComparatorModelConfig,
+  EmbeddingModelConfig,
+  KochModelConfig,
+  EnsembleModelConfig,
+  ModelConfig,
+} from '../models/config.js';
 export { validate } from '../io/config-schema.js';
 
 export const LossConfig = Type.Union([
@@ -204,6 +210,13 @@ export const TrainConfigSchema = Type.Object(
           description:
             'batches of 256 un-augmented training images that re-estimate the batch-norm statistics of the validated and exported model (0: keep those gathered in training)',
         }),
+        init: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'a model folder whose weights start the network (parts it lacks, such as a new comparator, keep their initialisation)',
+          }),
+        ),
         precision: Type.Union([Type.Literal('float32'), Type.Literal('bfloat16')], {
           default: 'float32',
           description:
@@ -212,8 +225,43 @@ export const TrainConfigSchema = Type.Object(
       },
       Strict,
     ),
+    comparator: Type.Optional(
+      Type.Object(
+        {
+          candidates: Count("each query's nearest supports by embedding that the comparator is trained to rank", 2, {
+            default: 10,
+          }),
+          rankWeight: Type.Number({
+            minimum: 0,
+            default: 1,
+            description: 'weight of the ranking loss among candidates',
+          }),
+          pairWeight: Type.Number({
+            minimum: 0,
+            default: 1,
+            description: 'weight of the same-or-not loss on the same pairs (what verification uses)',
+          }),
+          embeddingWeight: Type.Number({
+            minimum: 0,
+            default: 1,
+            description: "weight of the sampler's loss on the embedding (the first stage)",
+          }),
+        },
+        {
+          ...Strict,
+          description:
+            "trains the model's comparator on each episode's queries against their nearest supports (hard negatives mined by the embedding)",
+        },
+      ),
+    ),
     evaluation: Type.Object(
       {
+        rerank: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description:
+            "with a comparator: re-rank the embedding's nearest this many candidates by the comparator (0: all of a task's candidates)",
+        }),
         centering: Type.Boolean({
           default: false,
           description: 'subtract the mean training embedding, then scale to unit length (CL2N)',

@@ -11,11 +11,16 @@ import { ContrastiveLoss, PrototypicalLoss, TripletMarginLoss, allPairsBceLoss, 
 import { BatchAllMiner, BatchHardMiner, SemiHardMiner } from '../losses/miners.js';
 import { distanceByName } from '../losses/distances.js';
 import type { TwinModel } from '../models/twin-model.js';
+import { EmbeddingNet } from '../models/embedding-net.js';
+import { comparatorEpisodeLoss } from '../losses/comparator-loss.js';
 import type { TrainConfig } from './config.js';
 
 export interface Objective {
-  /** Draws the next batch and returns its loss (with the graph) and how many images it used. */
-  step(model: TwinModel): { loss: Tensor; images: number };
+  /**
+   * Draws the next batch and returns its loss (with the graph), how many images it used and, for
+   * losses made of several terms, each term's value (for the log).
+   */
+  step(model: TwinModel): { loss: Tensor; images: number; parts?: Record<string, number> };
   getState(): SamplerState;
   setState(state: SamplerState): void;
 }
@@ -30,10 +35,12 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     return augment === null ? batch : augment.apply(batch, rng);
   };
   // Mixed precision covers the network only: losses subtract distances, which bfloat16 would blur.
-  const embed = (model: TwinModel, x: Tensor): Tensor =>
+  const mixed = <T>(x: Tensor, f: () => T): T =>
     config.training.precision === 'float32'
-      ? model.embed(x)
-      : autocast(() => model.embed(x), { deviceType: x.device.startsWith('cuda') ? 'cuda' : 'cpu' }).float();
+      ? f()
+      : autocast(f, { deviceType: x.device.startsWith('cuda') ? 'cuda' : 'cpu' });
+  const embed = (model: TwinModel, x: Tensor): Tensor =>
+    config.training.precision === 'float32' ? model.embed(x) : mixed(x, () => model.embed(x)).float();
   const distanceName = config.model.kind === 'embedding' ? config.model.distance : 'euclidean';
   const mismatch = (needs: string) =>
     new TwinshotError(
@@ -42,7 +49,7 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
     );
 
   let sampler: Sampler;
-  let lossOf: (model: TwinModel) => { loss: Tensor; images: number };
+  let lossOf: Objective['step'];
 
   if (samplerConfig.kind === 'pairs') {
     if (loss.kind !== 'koch-bce' || loss.allPairs) throw mismatch("a 'pk' or 'episodes' sampler");
@@ -62,6 +69,29 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
   } else {
     if (loss.kind === 'koch-bce' && !loss.allPairs) throw mismatch("a 'pairs' sampler (or allPairs: true)");
     let draw: () => { indices: number[]; labels: number[] };
+    const comparator = config.comparator;
+    if (comparator === undefined && config.model.kind === 'embedding' && config.model.comparator !== undefined)
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        'model.comparator needs a \'comparator\' section that trains it (e.g. "comparator": { "candidates": 10 }); an untrained one would re-rank at random',
+      );
+    if (comparator !== undefined) {
+      if (loss.kind !== 'prototypical')
+        throw new TwinshotError(
+          'ERR_CONFIG',
+          `comparator training goes with the 'prototypical' loss on the embedding; the config's is '${loss.kind}'`,
+        );
+      if (samplerConfig.kind !== 'episodes')
+        throw new TwinshotError(
+          'ERR_CONFIG',
+          `comparator training needs an 'episodes' sampler; the config's is '${samplerConfig.kind}'`,
+        );
+      if (config.model.kind !== 'embedding' || config.model.comparator === undefined)
+        throw new TwinshotError(
+          'ERR_CONFIG',
+          "the config's 'comparator' section trains a model's comparator; add model.comparator",
+        );
+    }
     if (samplerConfig.kind === 'pk') {
       const pk = new PKSampler(set, { p: samplerConfig.classes, k: samplerConfig.perClass, seed });
       sampler = pk;
@@ -104,6 +134,42 @@ export function buildObjective(config: TrainConfig, set: ImageSet, augment: Rand
             : null;
     lossOf = (model) => {
       const { indices, labels } = draw();
+      if (comparator !== undefined && samplerConfig.kind === 'episodes') {
+        if (!(model instanceof EmbeddingNet) || model.comparator === null)
+          throw new TwinshotError('ERR_CONFIG', 'comparator training needs an embedding network with a comparator');
+        const batch = images(indices);
+        const codes = mixed(batch, () => model.embedWithFeatures(batch));
+        const embeddings = codes.embedding.float();
+        const supports = samplerConfig.way * samplerConfig.shot;
+        const terms = comparatorEpisodeLoss(
+          (a, b, d) => mixed(batch, () => model.comparator!.compare(a, b, d)),
+          {
+            embeddings,
+            features: codes.features!,
+            way: samplerConfig.way,
+            shot: samplerConfig.shot,
+            queryLabels: labels.slice(supports),
+          },
+          {
+            candidates: comparator.candidates,
+            rankWeight: comparator.rankWeight,
+            calibrate: (logits) => model.comparator!.calibrate(logits),
+            pairWeight: comparator.pairWeight,
+            distance,
+          },
+        );
+        const embeddingLoss = metric!.forward(embeddings, tensor(labels, { device: embeddings.device as Device }));
+        return {
+          loss: embeddingLoss.mul(comparator.embeddingWeight).add(terms.loss),
+          images: indices.length,
+          parts: {
+            embedding: embeddingLoss.item(),
+            rank: terms.rank.item(),
+            pair: terms.pair.item(),
+            recall: terms.recall,
+          },
+        };
+      }
       const codes = embed(model, images(indices));
       const labelTensor = tensor(labels, { device: codes.device as Device });
       const value = metric === null ? allPairsBceLoss(model, codes, labelTensor) : metric.forward(codes, labelTensor);

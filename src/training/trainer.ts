@@ -5,7 +5,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { noGrad } from '../engine/autograd.js';
 import { cpuHasBfloat16, cuda, getRngState, manualSeed, setRngState } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import { RandomAffine, expandRotations } from '../data/augment.js';
@@ -14,14 +13,15 @@ import { loadImageFolder } from '../data/image-folder.js';
 import { loadManifest } from '../data/manifest.js';
 import { loadOmniglot } from '../data/omniglot.js';
 import { Rng } from '../data/random.js';
-import { PairSampler } from '../data/samplers.js';
 import { splitByClass, splitByGroup } from '../data/splits.js';
 import { TwinshotError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { loadModule } from '../io/safetensors.js';
 import { embedIndices, evaluateOneShot, type EvalTask, type OneShotResult } from '../evaluation/one-shot.js';
 import { sampleTrials } from '../evaluation/protocols.js';
 import { formatAccuracy } from '../evaluation/statistics.js';
 import { fitCalibration, verificationMetrics } from '../evaluation/verification.js';
+import { comparatorVerification, verificationPairs } from '../evaluation/verification-pairs.js';
 import { buildModel } from '../models/factory.js';
 import { MODEL_FORMAT, saveModelFolder, type ModelCard } from '../models/model-folder.js';
 import type { TwinModel } from '../models/twin-model.js';
@@ -131,26 +131,6 @@ export function validationTrials(set: ImageSet, trials: number, seed: number): E
   return sampleTrials(set, { way, shot: 1, trials, seed, withinGroup });
 }
 
-/** Distances of balanced same/different pairs of `set`, for calibration and verification metrics. */
-export function verificationPairs(
-  inference: InferenceModel,
-  set: ImageSet,
-  pairs: number,
-  seed: number,
-): { distances: number[]; same: boolean[] } {
-  const sampler = new PairSampler(set, { batchSize: pairs, seed });
-  const batch = sampler.next();
-  const embeddings = embedIndices(inference, set, [...batch.left, ...batch.right]);
-  try {
-    const distances = noGrad(() =>
-      tidy(() => inference.pairDistances(embeddings.narrow(0, 0, pairs), embeddings.narrow(0, pairs, pairs)).toArray()),
-    );
-    return { distances, same: Array.from(batch.targets, (t) => t === 1) };
-  } finally {
-    embeddings.dispose();
-  }
-}
-
 /** A model card's `metrics.validation`: the one-shot result on held-out groups, without the per-group split. */
 export function validationMetric(result: OneShotResult, trials: readonly EvalTask[]): Record<string, unknown> {
   return {
@@ -169,11 +149,22 @@ export function calibrateOnPairs(
   set: ImageSet,
   pairCount: number,
   seed: number,
-): { calibration: { threshold: number; scale: number }; metrics: ReturnType<typeof verificationMetrics> } {
+): {
+  calibration: { threshold: number; scale: number; comparator?: { threshold: number; scale: number } };
+  metrics: ReturnType<typeof verificationMetrics>;
+  comparatorMetrics?: ReturnType<typeof verificationMetrics>;
+} {
   const pairs = verificationPairs(inference, set, pairCount, seed);
+  const calibration = fitCalibration(pairs.distances, pairs.same);
+  const metrics = verificationMetrics(pairs.distances, pairs.same);
+  if (pairs.logits === null) return { calibration, metrics };
+  // The comparator answers with a logit (higher: more alike); fitted as a distance, it is its negation.
+  const negated = pairs.logits.map((l) => -l);
+  const fitted = fitCalibration(negated, pairs.same);
   return {
-    calibration: fitCalibration(pairs.distances, pairs.same),
-    metrics: verificationMetrics(pairs.distances, pairs.same),
+    calibration: { ...calibration, comparator: { threshold: -fitted.threshold, scale: fitted.scale } },
+    metrics,
+    comparatorMetrics: comparatorVerification(verificationMetrics(negated, pairs.same)),
   };
 }
 
@@ -198,13 +189,17 @@ export function machineName(): string {
  * training images (un-augmented) is measured now.
  */
 export function inferenceFor(model: TwinModel, config: TrainConfig, trainSet: ImageSet): InferenceModel {
-  if (!config.evaluation.centering || config.model.kind !== 'embedding') return new InferenceModel(model);
+  // With a comparator, the card records how many candidates it re-ranks.
+  const rerank =
+    config.model.kind === 'embedding' && config.model.comparator ? { rerank: config.evaluation.rerank } : {};
+  if (!config.evaluation.centering || config.model.kind !== 'embedding')
+    return new InferenceModel(model, { centering: 'none', ...rerank });
   const rng = new Rng(config.seed + 4);
   const sample = rng.sample(Math.min(2048, trainSet.size), trainSet.size);
   const raw = embedIndices(new InferenceModel(model), trainSet, sample);
   const mean = tidy(() => raw.mean(0).toArray());
   raw.dispose();
-  return new InferenceModel(model, { centering: 'train-mean', mean });
+  return new InferenceModel(model, { centering: 'train-mean', mean, ...rerank });
 }
 
 /** 'auto' means CUDA when this libtorch has it and a GPU is visible. */
@@ -228,6 +223,7 @@ function hashConfig(config: TrainConfig): string {
       validationTrials: training.validationTrials,
       // Only when set, so that runs from before the option keep their identity.
       ...(training.ema > 0 ? { ema: training.ema } : {}),
+      ...(training.init !== undefined ? { init: training.init } : {}),
     },
   };
   return crypto.createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16);
@@ -275,6 +271,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       : [];
 
   const model = buildModel(config.model, config.data.size);
+  if (config.training.init !== undefined) {
+    const file = path.join(config.training.init, 'model.safetensors');
+    if (!fs.existsSync(file))
+      throw new TwinshotError(
+        'ERR_CONFIG',
+        `training.init: ${file} does not exist; name a model folder (e.g. models/omniglot-fast)`,
+      );
+    loadModule(model, file, { strict: false });
+    log(`initialised from ${config.training.init}`);
+  }
   if (device !== 'cpu') model.to(device);
   model.train();
   log(`model: ${config.model.kind}, ${model.numParameters().toLocaleString('en')} parameters, on ${device}`);
@@ -362,6 +368,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const timeLimit = config.training.timeLimitMinutes === undefined ? Infinity : config.training.timeLimitMinutes * 60;
   let stoppedBy: TrainResult['stoppedBy'] = 'completed';
   let windowLoss = 0;
+  // Terms of a loss made of several (the comparator's), averaged over the same window.
+  const windowParts = new Map<string, number>();
   let windowSteps = 0;
   let windowImages = 0;
   let windowStart = now();
@@ -384,6 +392,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (!validation) return false;
     const inference = inferenceFor(judged(), config, trainSet);
     const result = evaluateOneShot(inference, validation, trials);
+    // With a comparator, the first stage alone too: what re-ranking adds.
+    const firstStage = inference.hasComparator
+      ? evaluateOneShot(inference, validation, trials, { rerank: null })
+      : null;
     model.train();
     const improved = result.accuracy > progress.bestAccuracy;
     metrics?.append({
@@ -394,8 +406,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       trials: result.trials,
       ci95Low: result.ci95[0],
       ci95High: result.ci95[1],
+      ...(firstStage ? { embeddingAccuracy: firstStage.accuracy } : {}),
     });
-    log(`validation at step ${step}: ${formatAccuracy(result)}${improved ? ' (best so far)' : ''}`);
+    log(
+      `validation at step ${step}: ${formatAccuracy(result)}${firstStage ? ` (embedding alone ${(100 * firstStage.accuracy).toFixed(1)}%)` : ''}${improved ? ' (best so far)' : ''}`,
+    );
     if (improved) {
       progress.bestAccuracy = result.accuracy;
       progress.bestStep = step;
@@ -411,12 +426,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const calibrationSet = validation ?? trainSet;
     // Calibration pairs grow with the validation budget (a short run should not spend most of its time here).
     const pairCount = Math.min(2000, Math.max(200, 2 * config.training.validationTrials));
-    const { calibration, metrics: verification } = calibrateOnPairs(
-      inference,
-      calibrationSet,
-      pairCount,
-      config.seed + 3,
-    );
+    const {
+      calibration,
+      metrics: verification,
+      comparatorMetrics,
+    } = calibrateOnPairs(inference, calibrationSet, pairCount, config.seed + 3);
     model.train();
     const card: ModelCard = {
       format: MODEL_FORMAT,
@@ -424,7 +438,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       name: config.name,
       architecture: config.model,
       preprocessing: loadedData.train.preprocessing,
-      verification: { threshold: calibration.threshold, scale: calibration.scale },
+      verification: calibration,
       inference: inference.settings,
       training: {
         config,
@@ -433,7 +447,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         machine: machineName(),
         finishedAt: new Date().toISOString(),
       },
-      metrics: { ...measured, ...verificationRecord(verification, validation !== null) },
+      metrics: {
+        ...measured,
+        ...verificationRecord(verification, validation !== null),
+        ...(comparatorMetrics
+          ? {
+              [validation !== null ? 'validationComparatorVerification' : 'trainingComparatorVerification']:
+                comparatorMetrics,
+            }
+          : {}),
+      },
     };
     saveModelFolder(outDir, inference.model, card);
   };
@@ -441,11 +464,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   for (let step = progress.step + 1; step <= total; step++) {
     // Let the event loop run signal handlers (Ctrl-C) and timers between synchronous steps.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const { value: ownLoss, images: ownImages } = tidy(() => {
+    const {
+      value: ownLoss,
+      images: ownImages,
+      parts,
+    } = tidy(() => {
       optimization.optimizer.zeroGrad();
-      const { loss, images } = objective.step(model);
+      const { loss, images, parts } = objective.step(model);
       loss.backward();
-      return { value: loss.item(), images };
+      return { value: loss.item(), images, parts };
     });
     // Data-parallel: the gradients become the ranks' mean, and the ranks agree on how the step ends.
     const agreed = parallel
@@ -464,6 +491,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optimization.afterStep(step);
     progress.step = step;
     windowLoss += value;
+    for (const [name, v] of Object.entries(parts ?? {})) windowParts.set(name, (windowParts.get(name) ?? 0) + v);
     windowSteps++;
     windowImages += images;
     const lr = optimization.optimizer.paramGroups[0]!.lr;
@@ -478,11 +506,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
     if (step % config.training.logEvery === 0 || step === total) {
       const communication = parallel?.takeCommunicationSeconds();
+      const averagedParts = Object.fromEntries([...windowParts].map(([name, sum]) => [name, sum / windowSteps]));
       metrics?.append({
         kind: 'train',
         step,
         seconds: elapsed(),
         loss: windowLoss / windowSteps,
+        ...averagedParts,
         lr,
         imagesPerSecond: rate,
         // The share of the window rank 0 spent waiting for the gradients' all-reduce.
@@ -490,11 +520,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ? {}
           : { communicationShare: communication / Math.max(1e-3, (now() - windowStart) / 1000) }),
       });
+      const partsText = Object.entries(averagedParts)
+        .map(([name, v]) => ` ${name} ${v.toFixed(4)}`)
+        .join('');
       if (!options.onStep)
         log(
-          `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
+          `step ${step}/${total} loss ${(windowLoss / windowSteps).toFixed(4)}${partsText ? ` (${partsText.trim()})` : ''} lr ${lr.toExponential(2)} ${rate.toFixed(0)} images/s`,
         );
       windowLoss = 0;
+      windowParts.clear();
       windowSteps = 0;
       windowImages = 0;
       windowStart = now();

@@ -119,6 +119,62 @@ describe('evaluateOneShot()', () => {
   });
 });
 
+/**
+ * A comparator that knows the answer: each image's feature is its class (its pixel value / 4 in syntheticSet),
+ * and a pair's logit is minus the difference of classes, so it is right whenever it is asked.
+ */
+class OracleComparator extends InferenceModel {
+  override get hasComparator(): boolean {
+    return true;
+  }
+  override encode(images: Tensor): { embedding: Tensor; features: Tensor } {
+    return { embedding: this.embed(images), features: images.flatten(1).mean(1, true).mul(255).round().div(4).floor() };
+  }
+  override compare(a: Tensor, b: Tensor): Tensor {
+    return a.sub(b).abs().sum(1).neg();
+  }
+}
+
+describe('evaluateOneShot() with re-ranking', () => {
+  const set = syntheticSet([10], 4);
+  // Drawer 3 lies 3 above its class's support and 1 below the next class's: the embedding gets one
+  // query in ten right; its nearest two classes always hold the answer.
+  const task: EvalTask = {
+    support: Int32Array.from({ length: 10 }, (_, c) => 4 * c),
+    queries: Int32Array.from({ length: 10 }, (_, c) => 4 * c + 3),
+    answers: Int32Array.from({ length: 10 }, (_, c) => c),
+    group: 0,
+    name: 'g0',
+  };
+  const oracle = new OracleComparator(new PixelsAsCodes(), { centering: 'none', rerank: 2 });
+
+  it("re-ranks the embedding's nearest candidates by the comparator", () => {
+    expect(evaluateOneShot(oracle, set, [task], { rerank: null }).correct).toBe(1);
+    expect(evaluateOneShot(oracle, set, [task], { rerank: 1 }).correct).toBe(1);
+    expect(evaluateOneShot(oracle, set, [task], { rerank: 2 }).correct).toBe(10);
+    expect(evaluateOneShot(oracle, set, [task], { rerank: 0 }).correct).toBe(10);
+  });
+
+  it("uses the model's own setting when none is given", () => {
+    expect(evaluateOneShot(oracle, set, [task]).correct).toBe(10);
+    const one = new OracleComparator(new PixelsAsCodes(), { centering: 'none', rerank: 1 });
+    expect(evaluateOneShot(one, set, [task]).correct).toBe(1);
+  });
+
+  it('averages the logits over the shots of a candidate class', () => {
+    // Two shots: drawers 0 and 1 are the support, drawer 3 the query.
+    const twoShot: EvalTask = {
+      support: Int32Array.from({ length: 20 }, (_, i) => 4 * Math.floor(i / 2) + (i % 2)),
+      queries: task.queries,
+      answers: task.answers,
+      group: 0,
+      name: 'g0',
+      way: 10,
+    };
+    expect(evaluateOneShot(oracle, set, [twoShot], { rerank: 2 }).correct).toBe(10);
+  });
+});
+
 describe('verificationMetrics()', () => {
   it('computes AUC, EER, best threshold and VAL@FAR on known cases', () => {
     const perfect = verificationMetrics([0.1, 0.2, 0.3, 0.4], [1, 1, 0, 0]);
