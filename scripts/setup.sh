@@ -12,7 +12,8 @@ purpose="${1:-run}"
 # library itself comes with libtorch-dev); distributed training compiles against them.
 packages=(libtorch-dev libgloo-dev libopenblas0-openmp g++ make python3)
 if [ "$purpose" = test ]; then
-  packages+=(python3-torch postgresql chromium)
+  # curl: the browser test runs the page's curl snippet as a user would.
+  packages+=(python3-torch postgresql chromium curl)
 fi
 
 missing=()

@@ -148,14 +148,34 @@ Result DistInit(const Args& a) {
   const std::string& backend = a.text(0);
   const std::string& host = a.text(1);
   int64_t port = a.integer(2);
-  int rank = static_cast<int>(a.integer(3));
-  int size = static_cast<int>(a.integer(4));
-  Millis timeout(a.integer(5));
+  int64_t rank64 = a.integer(3);
+  int64_t size64 = a.integer(4);
+  int64_t timeoutMs = a.integer(5);
   std::string localAddress = a.has(6) ? a.text(6) : std::string();
-  if (size < 1 || rank < 0 || rank >= size) {
-    throw std::invalid_argument("rank " + std::to_string(rank) + " is outside a world of " + std::to_string(size));
+  // Checked as 64-bit integers before narrowing, so a huge value cannot wrap into a valid one.
+  if (size64 < 1 || size64 > (1 << 24) || rank64 < 0 || rank64 >= size64) {
+    throw std::invalid_argument("rank " + std::to_string(rank64) + " is outside a world of " + std::to_string(size64));
   }
   if (port < 1 || port > 65535) throw std::invalid_argument("port " + std::to_string(port) + " is not in 1-65535");
+  if (timeoutMs < 1) throw std::invalid_argument("timeout " + std::to_string(timeoutMs) + " ms is not positive");
+  int rank = static_cast<int>(rank64);
+  int size = static_cast<int>(size64);
+  Millis timeout(timeoutMs);
+  // An unavailable backend fails here, before rank 0 hosts a store and waits for the others.
+  if (backend == "gloo") {
+#if !defined(TWINSHOT_WITH_GLOO)
+    throw std::runtime_error(
+        "this addon was built without Gloo's headers, so it has no gloo backend; install them "
+        "(sudo apt-get install libgloo-dev) and rebuild with `npm run build:native`");
+#endif
+  } else if (backend == "nccl") {
+#if !defined(TWINSHOT_WITH_NCCL)
+    throw std::runtime_error(
+        "the nccl backend needs a libtorch built with CUDA and NCCL (set LIBTORCH to one and rebuild); use 'gloo'");
+#endif
+  } else {
+    throw std::invalid_argument("unknown backend '" + backend + "' (expected 'gloo' or 'nccl')");
+  }
 
   auto group = std::make_shared<Group>();
   group->backend = backend;
@@ -203,24 +223,15 @@ Result DistInit(const Args& a) {
     group->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(backendStore, rank, size, options);
     StoreBarrier(*group->store, size, timeout);
     group->gloo->setSequenceNumberForGroup();
-#else
-    throw std::runtime_error(
-        "this addon was built without Gloo's headers, so it has no gloo backend; install them "
-        "(sudo apt-get install libgloo-dev) and rebuild with `npm run build:native`");
 #endif
-  } else if (backend == "nccl") {
+  } else {
 #if defined(TWINSHOT_WITH_NCCL)
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = timeout;
     group->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(backendStore, rank, size, options);
     StoreBarrier(*group->store, size, timeout);
     group->nccl->setSequenceNumberForGroup();
-#else
-    throw std::runtime_error(
-        "the nccl backend needs a libtorch built with CUDA and NCCL (set LIBTORCH to one and rebuild); use 'gloo'");
 #endif
-  } else {
-    throw std::invalid_argument("unknown backend '" + backend + "' (expected 'gloo' or 'nccl')");
   }
   std::lock_guard<std::mutex> lock(registry().mutex);
   int64_t id = registry().nextId++;

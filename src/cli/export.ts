@@ -56,5 +56,11 @@ export function registerExportCommand(program: Command): void {
       console.log(
         `${result.files[1]}: preprocessing, metric '${manifest.metric}', threshold ${manifest.verification.threshold.toFixed(4)}`,
       );
+      const { readModelCard } = await import('../models/model-folder.js');
+      const architecture = readModelCard(dir).architecture;
+      if (architecture.kind === 'embedding' && architecture.comparator !== undefined)
+        console.log(
+          "note: the model's pair comparator is not in the file; its scores and threshold are the embedding's (re-ranking runs in twinshot only)",
+        );
     });
 }

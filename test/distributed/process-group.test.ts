@@ -73,6 +73,27 @@ describe('distributed: rendezvous settings', () => {
     ).rejects.toMatchObject({ code: 'ERR_DISTRIBUTED', message: expect.stringMatching(/rank 0 of 2 could not join/) });
     expect(Date.now() - started).toBeLessThan(15_000);
   });
+
+  // On a CUDA build with NCCL there is nothing to refuse; this machine's libtorch has neither.
+  it.skipIf(availableBackends().includes('nccl'))(
+    'a backend this build lacks fails at once, before rank 0 waits for the others',
+    async () => {
+      const port = await freePort();
+      await expect(
+        initProcessGroup({
+          backend: 'nccl',
+          initMethod: `tcp://127.0.0.1:${port}`,
+          rank: 0,
+          worldSize: 2,
+          timeoutMs: 600_000,
+        }),
+      ).rejects.toMatchObject({
+        code: 'ERR_DISTRIBUTED',
+        message: expect.stringMatching(/nccl backend needs a libtorch built with CUDA/),
+      });
+    },
+    20_000,
+  );
 });
 
 describe('distributed: a group of one, in this process', () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { manualSeed, noGrad, tensor } from '../../src/engine/index.js';
 import { EmbeddingNet } from '../../src/models/embedding-net.js';
 import { loadModelFolder, saveModelFolder, MODEL_FORMAT } from '../../src/models/model-folder.js';
@@ -9,9 +9,16 @@ import { ModelEmbedder, modelDigest } from '../../src/models/model-embedder.js';
 import { loadEmbedder } from '../../src/service/load-embedder.js';
 import { expectClose } from '../helpers/assert.js';
 
+const folders: string[] = [];
+afterAll(() => {
+  for (const folder of folders) fs.rmSync(folder, { recursive: true, force: true });
+});
+
 function tinyModelFolder(centering: 'none' | 'train-mean', seed = 4): string {
   manualSeed(seed);
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-embedder-')), 'tiny');
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'twinshot-embedder-'));
+  folders.push(parent);
+  const dir = path.join(parent, 'tiny');
   const model = new EmbeddingNet({ backbone: 'conv', channels: [8, 8], inputSize: 28 });
   saveModelFolder(dir, model, {
     format: MODEL_FORMAT,
