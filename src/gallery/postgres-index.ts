@@ -2,6 +2,7 @@
 // hnsw.ef_search until k distinct labels are found) or exactly (class means, wide vectors).
 import type pg from 'pg';
 import type { GalleryTables } from './postgres-tables.js';
+import { POSTGRES_SEARCH_WIDTH, hnswSearchWidth } from './search-width.js';
 import type { Neighbour } from './types.js';
 
 /** HNSW returns at most hnsw.ef_search rows per scan; pgvector caps the setting at 1,000. */
@@ -56,8 +57,21 @@ export async function searchMeans(
 }
 
 /**
+ * The planner's row estimate of a gallery's examples (kept by ANALYZE, autovacuum and index
+ * builds; -1 before any): a catalog read, not a count.
+ */
+async function estimatedRows(client: pg.ClientBase, tables: GalleryTables): Promise<number> {
+  const result = await client.query<{ rows: number }>(
+    'SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = $1::regclass',
+    [tables.examples],
+  );
+  return result.rows[0]?.rows ?? -1;
+}
+
+/**
  * Nearest examples through the HNSW index, grouped by label. The index returns at most
- * hnsw.ef_search rows, so the candidate count grows (4k, 16k, ...) until k labels are found;
+ * hnsw.ef_search rows, so the candidate count starts at a width that grows with the table
+ * (search-width.ts) and grows fourfold until k labels are found;
  * past 1,000 candidates an exact grouped scan answers instead.
  */
 export async function searchExamples(
@@ -67,10 +81,12 @@ export async function searchExamples(
   k: number,
 ): Promise<Neighbour[]> {
   const { op, column, cast } = tables;
-  let candidates = Math.max(4 * k, 40);
   await client.query('BEGIN');
   try {
-    while (tables.isIndexed && candidates <= MAX_EF_SEARCH) {
+    let candidates = tables.isIndexed
+      ? hnswSearchWidth(k, await estimatedRows(client, tables), POSTGRES_SEARCH_WIDTH)
+      : Infinity;
+    while (candidates <= MAX_EF_SEARCH) {
       await client.query(`SET LOCAL hnsw.ef_search = ${candidates}`);
       const rows = await client.query<{ label: string; distance: number; n: number }>(
         `SELECT label, min(distance) AS distance, sum(count(*)) OVER ()::int AS n FROM (

@@ -9,6 +9,7 @@ import { galleryNotFound, storeError } from './store-errors.js';
 import type { SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } from './hnsw-index.js';
+import { SQLITE_SEARCH_WIDTH, hnswSearchWidth } from './search-width.js';
 import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
 import { PICTURES_SCHEMA, SqlitePictures } from './sqlite-pictures.js';
 import type {
@@ -550,10 +551,11 @@ export class SqliteStore implements GalleryStore {
 
   /**
    * k distinct labels from the HNSW index. Candidates are looked up in SQLite (removed rows are
-   * gone there); the candidate count grows (4k, 16k, ...) while the nearest examples share labels.
+   * gone there); the candidate count starts at a width that grows with the index (search-width.ts)
+   * and grows fourfold while the nearest examples share labels.
    */
   #searchHnsw(state: HnswState, query: Float32Array, k: number): Neighbour[] {
-    let count = Math.max(4 * k, 32);
+    let count = hnswSearchWidth(k, state.index.size, SQLITE_SEARCH_WIDTH);
     for (;;) {
       const { ids, distances } = state.index.search(query, count);
       const labels = new Map<number, string>();

@@ -1,0 +1,33 @@
+// How many nearest examples an HNSW search starts with, in both stores. A graph searched at a
+// fixed width finds fewer of the true neighbours as it grows, so past 100,000 rows the width grows
+// with the logarithm of the gallery's size. Measured at 1,000,000 rows on the service bench's
+// clustered 256-d data (M 16, ef_construction 64; docs/benchmarks.md), recall@10 of labels:
+// usearch 0.943 at width 64, 0.979 at 128, 0.992 at 192; pgvector 0.926 at 40, 0.964 at 64, 0.983
+// at 96, where each candidate costs about four times as much.
+
+/** Rows up to which a store's own minimum width is enough (recall@10 0.986 there at 64 and 40). */
+const GROWTH_FROM_ROWS = 100_000;
+
+export interface SearchWidthRule {
+  /** The least width at any size (with 4k: examples share labels). */
+  floor: number;
+  /** The width at 100,000 rows, where growth starts. */
+  start: number;
+  /** Candidates added per tenfold rows past 100,000. */
+  perTenfold: number;
+}
+
+/** usearch in the SQLite store: 160 candidates at 1,000,000 rows, 256 at 10,000,000. */
+export const SQLITE_SEARCH_WIDTH: SearchWidthRule = { floor: 32, start: 64, perTenfold: 96 };
+/** pgvector's hnsw.ef_search: 80 at 1,000,000 rows, 120 at 10,000,000. */
+export const POSTGRES_SEARCH_WIDTH: SearchWidthRule = { floor: 40, start: 40, perTenfold: 40 };
+
+/**
+ * The first candidate count of a search for `k` labels in an index of about `rows` examples (an
+ * unknown size, NaN or negative, counts as small). The stores widen further while labels repeat.
+ */
+export function hnswSearchWidth(k: number, rows: number, rule: SearchWidthRule): number {
+  const base = Math.max(4 * k, rule.floor);
+  if (!(rows > GROWTH_FROM_ROWS)) return base;
+  return Math.max(base, Math.round(rule.start + rule.perTenfold * Math.log10(rows / GROWTH_FROM_ROWS)));
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { POSTGRES_SEARCH_WIDTH, SQLITE_SEARCH_WIDTH, hnswSearchWidth } from '../../src/gallery/search-width.js';
+
+describe('hnswSearchWidth', () => {
+  it("keeps the store's floor and 4k up to 100,000 rows", () => {
+    expect(hnswSearchWidth(5, 1_000, SQLITE_SEARCH_WIDTH)).toBe(32);
+    expect(hnswSearchWidth(10, 50_000, SQLITE_SEARCH_WIDTH)).toBe(40);
+    expect(hnswSearchWidth(5, 100_000, POSTGRES_SEARCH_WIDTH)).toBe(40);
+    expect(hnswSearchWidth(100, 100_000, SQLITE_SEARCH_WIDTH)).toBe(400);
+  });
+
+  it('widens with the logarithm of the rows past 100,000, never below 4k', () => {
+    expect(hnswSearchWidth(5, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(160);
+    expect(hnswSearchWidth(5, 10_000_000, SQLITE_SEARCH_WIDTH)).toBe(256);
+    expect(hnswSearchWidth(5, 1_000_000, POSTGRES_SEARCH_WIDTH)).toBe(80);
+    expect(hnswSearchWidth(100, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(400);
+    for (const rule of [SQLITE_SEARCH_WIDTH, POSTGRES_SEARCH_WIDTH]) {
+      let last = 0;
+      for (const rows of [1e5, 2e5, 5e5, 1e6, 3e6, 1e7]) {
+        const width = hnswSearchWidth(5, rows, rule);
+        expect(width).toBeGreaterThanOrEqual(last);
+        last = width;
+      }
+    }
+  });
+
+  it('treats an unknown size (an estimate of -1, or NaN) as small', () => {
+    expect(hnswSearchWidth(5, -1, POSTGRES_SEARCH_WIDTH)).toBe(40);
+    expect(hnswSearchWidth(5, Number.NaN, SQLITE_SEARCH_WIDTH)).toBe(32);
+  });
+});
