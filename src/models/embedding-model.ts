@@ -18,6 +18,30 @@ export interface EmbeddingModelOptions {
 
 const METRICS: readonly SearchMetric[] = ['l2', 'cosine', 'l1'];
 
+/** Distances under `metric` between every row of a and every row of b, [n, m]. */
+export function metricDistanceMatrix(metric: SearchMetric, a: Tensor, b: Tensor): Tensor {
+  switch (metric) {
+    case 'l2':
+      return a.cdist(b);
+    case 'l1':
+      return a.cdist(b, 1);
+    case 'cosine':
+      return F.normalize(a).matmul(F.normalize(b).t()).rsub(1);
+  }
+}
+
+/** Distances under `metric` of row pairs (a[i], b[i]), [N]. */
+export function metricPairDistances(metric: SearchMetric, a: Tensor, b: Tensor): Tensor {
+  switch (metric) {
+    case 'l2':
+      return a.sub(b).norm(2, 1);
+    case 'l1':
+      return a.sub(b).abs().sum(1);
+    case 'cosine':
+      return F.cosineSimilarity(a, b).rsub(1);
+  }
+}
+
 /**
  * Wraps a module (its `forward`) or a function as a twin network whose pair score is the negative
  * distance under `metric`. A module is registered as `net`, so `train()`, `eval()`, `to()` and
@@ -59,26 +83,13 @@ export class EmbeddingModel extends TwinModel {
   }
 
   distanceMatrix(a: Tensor, b: Tensor): Tensor {
-    switch (this.metric) {
-      case 'l2':
-        return a.cdist(b);
-      case 'l1':
-        return a.cdist(b, 1);
-      case 'cosine':
-        return F.normalize(a).matmul(F.normalize(b).t()).rsub(1);
-    }
+    return metricDistanceMatrix(this.metric, a, b);
   }
 
   pairDistances(a: Tensor, b: Tensor): Tensor {
-    switch (this.metric) {
-      case 'l2':
-        return a.sub(b).norm(2, 1);
-      case 'l1':
-        return a.sub(b).abs().sum(1);
-      case 'cosine':
-        return F.cosineSimilarity(a, b).rsub(1);
-    }
+    return metricPairDistances(this.metric, a, b);
   }
+
 
   /** The negative distance: alike pairs score higher. */
   pairLogits(a: Tensor, b: Tensor): Tensor {

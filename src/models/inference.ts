@@ -7,7 +7,13 @@ import { applyAffine, IDENTITY_AFFINE, type AffineParams } from '../data/augment
 import * as F from '../nn/functional.js';
 import type { SearchMetric } from './embedder.js';
 import { EmbeddingNet } from './embedding-net.js';
-import { EmbeddingModel, type EmbedFunction, type EmbeddingModelOptions } from './embedding-model.js';
+import {
+  EmbeddingModel,
+  metricDistanceMatrix,
+  metricPairDistances,
+  type EmbedFunction,
+  type EmbeddingModelOptions,
+} from './embedding-model.js';
 import { Module } from '../nn/module.js';
 import { Koch2015 } from './koch2015.js';
 import { ArgumentError } from '../errors.js';
@@ -169,27 +175,14 @@ export class InferenceModel {
 
   /** Distances under `metric` between every row of a and every row of b, [n, m]. */
   distanceMatrix(a: Tensor, b: Tensor): Tensor {
-    switch (this.metric) {
-      case 'l2':
-        return a.cdist(b);
-      case 'l1':
-        return a.cdist(b, 1);
-      case 'cosine':
-        return F.normalize(a).matmul(F.normalize(b).t()).rsub(1);
-    }
+    return metricDistanceMatrix(this.metric, a, b);
   }
 
   /** Distances of row pairs, [N]. */
   pairDistances(a: Tensor, b: Tensor): Tensor {
-    switch (this.metric) {
-      case 'l2':
-        return a.sub(b).norm(2, 1);
-      case 'l1':
-        return a.sub(b).abs().sum(1);
-      case 'cosine':
-        return F.cosineSimilarity(a, b).rsub(1);
-    }
+    return metricPairDistances(this.metric, a, b);
   }
+
 }
 
 /** `t` on the device of `like` (a no-op on the CPU). */
