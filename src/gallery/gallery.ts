@@ -87,15 +87,7 @@ export interface GalleryExport {
  * The first line of a gallery export in JSON Lines (`.jsonl`), for galleries too large for one
  * JSON document; each following line is one example `{ label, vector, createdAt }`.
  */
-export interface GalleryLinesHeader {
-  format: 'twinshot-gallery-lines';
-  version: 1;
-  name: string;
-  model: string;
-  dim: number;
-  metric: SearchMetric;
-  exportedAt: string;
-}
+export type GalleryLinesHeader = Omit<GalleryExport, 'format' | 'examples'> & { format: 'twinshot-gallery-lines' };
 
 /** Examples per batch when an import in JSON Lines is streamed into the store. */
 const IMPORT_BATCH = 10_000;
