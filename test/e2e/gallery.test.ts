@@ -99,7 +99,9 @@ for (const [name, viewport] of VIEWPORTS) {
     it('downloads the gallery as one file, imports it again, and refuses a file that is not one', async () => {
       const gallery = `takeaway-${name}`;
       const page = await openTeach(browser.context, viewport, gallery);
-      expect(await page.isDisabled('#gallery-download')).toBe(true);
+      // Until the page has looked the new name up, it still shows the previous gallery's state.
+      await expect.poll(() => page.textContent('#gallery-summary')).toBe('empty');
+      await expect.poll(() => page.isDisabled('#gallery-download')).toBe(true);
       for (const [label, strokes] of [
         ['cross', SYMBOLS.cross()],
         ['bars', SYMBOLS.bars()],
