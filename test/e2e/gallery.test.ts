@@ -132,9 +132,11 @@ for (const [name, viewport] of VIEWPORTS) {
       await expect.poll(() => page.textContent('#take-away-message')).toBe(`Imported 2 examples into “${gallery}”.`);
       await expect.poll(() => page.textContent('#gallery-summary')).toBe('2 symbols, 2 examples');
       await expect.poll(() => picturesShown(page, '#taught li[data-label] > .thumb')).toEqual([true, true]);
-      // Again: classes in the file replace those of the same name, so nothing doubles.
+      // Again: classes in the file replace those of the same name, so nothing doubles. The message
+      // reads as after the first import, so wait for this import's end: Import is enabled again.
       await page.setInputFiles('#gallery-import-file', file);
-      await expect.poll(() => page.textContent('#take-away-message')).toBe(`Imported 2 examples into “${gallery}”.`);
+      await expect.poll(() => page.isDisabled('#gallery-import')).toBe(false);
+      expect(await page.textContent('#take-away-message')).toBe(`Imported 2 examples into “${gallery}”.`);
       expect(await page.textContent('#gallery-summary')).toBe('2 symbols, 2 examples');
 
       await page.setInputFiles('#gallery-import-file', {

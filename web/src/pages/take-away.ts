@@ -144,7 +144,8 @@ export function createTakeAway(options: TakeAwayOptions): TakeAway {
   importInput.addEventListener('change', () => {
     const file = importInput.files?.[0];
     importInput.value = '';
-    if (!file) return;
+    // One import or download at a time (the button is disabled meanwhile; the input is hidden).
+    if (!file || busy) return;
     void run(async () => {
       const gallery = options.gallery();
       let document: unknown;
