@@ -61,18 +61,18 @@ function report(name: string, width: number, found: number[][], times: number[])
   );
 }
 
-const WIDTHS = [32, 64, 96, 128, 160, 192, 256];
-console.log(`search-width: ${size} clustered 256-d examples, ${classes} labels, 200 queries; M 16, ef_construction 64`);
+const WIDTHS = value('--widths', '32,64,96,128,160,192,256').split(',').map(Number);
+const expansionAdd = Number(value('--expansion-add', '64'));
+console.log(`search-width: ${size} clustered 256-d examples, ${classes} labels, 200 queries; M 16, ef_construction ${expansionAdd}`);
 if (stores.includes('sqlite')) {
   const keys = BigUint64Array.from({ length: size }, (_, i) => BigInt(i));
   for (const scalar of scalars) {
     const index = new usearch.Index({
       dimensions: DIM,
       metric: usearch.MetricKind.L2sq,
-      quantization:
-        scalar === 'i8' ? usearch.ScalarKind.I8 : scalar === 'f16' ? usearch.ScalarKind.F16 : usearch.ScalarKind.F32,
+      quantization: scalar as import('usearch').ScalarKind,
       connectivity: 16,
-      expansion_add: 64,
+      expansion_add: expansionAdd,
       expansion_search: 64,
       multi: false,
     });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
-import type { SearchMetric } from '../models/embedder.js';
+import { vectorDistance, type SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } from './hnsw-index.js';
 import { SQLITE_SEARCH_WIDTH, hnswSearchWidth } from './search-width.js';
@@ -236,12 +236,13 @@ export class SqliteStore implements GalleryStore {
       countAfter: db.prepare<[number, number], { n: number }>(
         'SELECT count(*) AS n FROM examples INDEXED BY examples_by_gallery WHERE gallery_id = ? AND id > ?',
       ),
-      // The labels of the examples an HNSW search found (ids as a JSON array; removed ones are
-      // absent). Rowid lookups only: with gallery_id in the WHERE clause SQLite would scan the
-      // gallery's label index instead (milliseconds at 30,000 rows), so the gallery is checked after.
-      labelsOf: db
-        .prepare<[string], [number, string, number]>(
-          'SELECT id, label, gallery_id FROM examples WHERE id IN (SELECT value FROM json_each(?))',
+      // The examples an HNSW search found, with their float32 vectors for exact re-scoring (ids
+      // as a JSON array; removed ones are absent). Rowid lookups only: with gallery_id in the WHERE
+      // clause SQLite would scan the gallery's label index instead (milliseconds at 30,000 rows),
+      // so the gallery is checked after.
+      candidates: db
+        .prepare<[string], [number, string, number, Buffer]>(
+          'SELECT id, label, gallery_id, vector FROM examples WHERE id IN (SELECT value FROM json_each(?))',
         )
         .raw(),
       // Raw rows (arrays): loading 100,000s of rows skips building an object per row.
@@ -550,25 +551,25 @@ export class SqliteStore implements GalleryStore {
   }
 
   /**
-   * k distinct labels from the HNSW index. Candidates are looked up in SQLite (removed rows are
-   * gone there); the candidate count starts at a width that grows with the index (search-width.ts)
-   * and grows fourfold while the nearest examples share labels.
+   * k distinct labels from the HNSW index. The graph holds bfloat16 vectors, so its candidates are
+   * looked up in SQLite (the source of truth: removed rows are gone there) and re-scored exactly
+   * from their float32 vectors. The candidate count starts at a width that grows with the index
+   * (search-width.ts) and grows fourfold while the nearest examples share labels.
    */
   #searchHnsw(state: HnswState, query: Float32Array, k: number): Neighbour[] {
+    const { metric } = state.index;
     let count = hnswSearchWidth(k, state.index.size, SQLITE_SEARCH_WIDTH);
     for (;;) {
-      const { ids, distances } = state.index.search(query, count);
-      const labels = new Map<number, string>();
-      for (const [id, label, galleryId] of this.#run('read labels', () =>
-        this.#statements.labelsOf.all(JSON.stringify(ids)),
+      const ids = state.index.search(query, count);
+      const scored: { label: string; distance: number }[] = [];
+      for (const [, label, galleryId, blob] of this.#run('read examples', () =>
+        this.#statements.candidates.all(JSON.stringify(ids)),
       )) {
-        if (galleryId === state.galleryId) labels.set(id, label);
+        if (galleryId === state.galleryId) scored.push({ label, distance: vectorDistance(metric, query, blobToVector(blob)) });
       }
+      scored.sort((a, b) => a.distance - b.distance);
       const best = new Map<string, number>();
-      ids.forEach((id, i) => {
-        const label = labels.get(id);
-        if (label !== undefined && !best.has(label)) best.set(label, distances[i]!);
-      });
+      for (const { label, distance } of scored) if (!best.has(label)) best.set(label, distance);
       if (best.size >= k || ids.length < count || count >= MAX_CANDIDATES) {
         return [...best].slice(0, k).map(([label, distance]) => ({ label, distance }));
       }

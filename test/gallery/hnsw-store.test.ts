@@ -61,7 +61,7 @@ describe('SqliteStore with an HNSW index', () => {
   });
 
   it('writes the index file once a bulk load makes the gallery large, and answers like brute force', async () => {
-    expect(indexFiles()).toEqual(['gallery-1.v1.upto-400']);
+    expect(indexFiles()).toEqual(['gallery-1.v2.upto-400']);
     const store = open[0]!;
     const queries = Array.from({ length: 10 }, () => randomVector(random, DIM));
     let agree = 0;
@@ -95,13 +95,13 @@ describe('SqliteStore with an HNSW index', () => {
     const added = Array.from({ length: 30 }, (_, i) => ({ label: `new${i}`, vector: randomVector(random, DIM) }));
     for (const example of added) await store.addExamples('g', [example]);
     open.splice(0, 1);
-    expect(indexFiles()).toEqual(['gallery-1.v1.upto-400']);
+    expect(indexFiles()).toEqual(['gallery-1.v2.upto-400']);
     const restarted = openHnsw();
     for (const example of added.slice(0, 5)) expect((await labels(restarted, example.vector))[0]).toBe(example.label);
     await restarted.close();
     open.pop();
     // A clean close saved the caught-up index.
-    expect(indexFiles()).toEqual(['gallery-1.v1.upto-430']);
+    expect(indexFiles()).toEqual(['gallery-1.v2.upto-430']);
   });
 
   it('rebuilds a damaged index file from the database', async () => {
@@ -139,6 +139,43 @@ describe('SqliteStore with an HNSW index', () => {
     }
     await expect(openStore(`sqlite:${file}?search=fast`)).rejects.toMatchObject({ code: 'ERR_CONFIG' });
     await expect(openStore(`sqlite:${file}?exact_below=-1`)).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+  });
+
+  it('re-scores candidates from the stored float32 vectors: exact distances, and l2 ranks by length as well as direction', async () => {
+    const store = open[0]!;
+    // Same directions at lengths 1,000 apart in steps bfloat16 cannot tell apart (8 bits of
+    // mantissa), and one unit vector: only float32 distances rank these rightly.
+    await store.createGallery({ name: 'far', model: 'm', dim: DIM, metric: 'l2' });
+    const direction = randomVector(random, DIM);
+    const scaled = (length: number): Float32Array => direction.map((x) => x * length);
+    const far = [
+      ...Array.from({ length: EXACT_BELOW }, (_, i) => ({ label: `len${i}`, vector: scaled(1000 + i * 0.5) })),
+      ...rows.slice(0, 40),
+    ];
+    await store.addBulk('far', [far]);
+    expect(fs.readdirSync(`${file}.hnsw`).some((n) => n.startsWith('gallery-2.'))).toBe(true);
+    const query = scaled(1010.1);
+    const [ranking] = await store.search('far', [query], { k: 3, by: 'example' });
+    expect(ranking!.map((n) => n.label)).toEqual(['len20', 'len21', 'len19']);
+    const exact = far.find((e) => e.label === 'len20')!.vector;
+    expect(ranking![0]!.distance).toBe(vectorDistance('l2', query, exact));
+    const [unit] = await store.search('far', [rows[7]!.vector], { k: 1, by: 'example' });
+    expect(unit![0]).toEqual({ label: rows[7]!.label, distance: 0 });
+  });
+
+  it('replaces an index file of the previous version (float32 graph) by a rebuilt one', async () => {
+    await open[0]!.close();
+    open.pop();
+    const folder = `${file}.hnsw`;
+    const [name] = fs.readdirSync(folder);
+    const old = path.join(folder, name!.replace('.v2.', '.v1.'));
+    fs.renameSync(path.join(folder, name!), old);
+    const store = openHnsw();
+    expect(await labels(store, rows[9]!.vector)).toEqual(nearestLabels(rows, rows[9]!.vector, 3));
+    await store.close();
+    open.pop();
+    expect(fs.existsSync(old)).toBe(false);
+    expect(indexFiles()).toEqual(['gallery-1.v2.upto-400']);
   });
 
   it('moves a growing gallery from exact search to the index without a bulk load', async () => {
