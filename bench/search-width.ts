@@ -63,7 +63,9 @@ function report(name: string, width: number, found: number[][], times: number[])
 
 const WIDTHS = value('--widths', '32,64,96,128,160,192,256').split(',').map(Number);
 const expansionAdd = Number(value('--expansion-add', '64'));
-console.log(`search-width: ${size} clustered 256-d examples, ${classes} labels, 200 queries; M 16, ef_construction ${expansionAdd}`);
+console.log(
+  `search-width: ${size} clustered 256-d examples, ${classes} labels, 200 queries; M 16, ef_construction ${expansionAdd}`,
+);
 if (stores.includes('sqlite')) {
   const keys = BigUint64Array.from({ length: size }, (_, i) => BigInt(i));
   for (const scalar of scalars) {

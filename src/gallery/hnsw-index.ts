@@ -94,6 +94,15 @@ function safeReaddir(folder: string): string[] {
   }
 }
 
+/** One nearest-example answer: example ids, nearest first, with their bfloat16 distances. */
+export interface HnswMatches {
+  ids: number[];
+  distances: number[];
+}
+
+/** Twice bfloat16's unit roundoff: see {@link HnswIndex#exactAtLeast}. */
+const EPSILON = 2 ** -7;
+
 /**
  * The HNSW graph of one gallery. Keys are example ids, so search answers are looked up in SQLite
  * (the source of truth): a row removed by another process is filtered out there.
@@ -183,13 +192,30 @@ export class HnswIndex {
   }
 
   /**
-   * The ids of the `count` nearest examples of `query` (fewer when the index holds fewer), nearest
-   * first by the bfloat16 distance: the caller re-scores them from the float32 vectors.
+   * The `count` nearest examples of `query` (fewer when the index holds fewer), nearest first by
+   * their bfloat16 distance (l2 or 1 - cos): the caller re-scores them from the float32 vectors.
    */
-  search(query: Float32Array, count: number): number[] {
+  search(query: Float32Array, count: number): HnswMatches {
     const wanted = Math.min(count, this.size);
-    if (wanted === 0) return [];
-    return Array.from(this.#index.search(query, wanted, 1).keys, Number);
+    if (wanted === 0) return { ids: [], distances: [] };
+    const found = this.#index.search(query, wanted, 1);
+    const ids = Array.from(found.keys, Number);
+    // usearch reports squared l2 (computed from differences, so exact near zero) and 1 - cos.
+    const distances = Array.from(found.distances, (d) => (this.metric === 'l2' ? Math.sqrt(Math.max(0, d)) : d));
+    return { ids, distances };
+  }
+
+  /**
+   * The least float32 distance an example can have when its bfloat16 distance from a query of
+   * length `queryNorm` is `approximate`. bfloat16 rounds each value to 8 significant bits, so a
+   * vector moves by at most 2^-8 of its length; twice that (EPSILON) leaves room for the kernel's
+   * own rounding. For l2, |d' - d| <= EPSILON (|q| + |x| + d) and |x| <= |q| + d; for cosine, the
+   * chord between unit vectors, sqrt(2 (1 - cos)), moves by at most 4 EPSILON.
+   */
+  exactAtLeast(approximate: number, queryNorm: number): number {
+    if (this.metric === 'l2') return Math.max(0, (approximate - 2 * EPSILON * queryNorm) / (1 + 2 * EPSILON));
+    const chord = Math.sqrt(2 * Math.max(0, approximate)) - 4 * EPSILON;
+    return chord > 0 ? (chord * chord) / 2 : 0;
   }
 
   /**

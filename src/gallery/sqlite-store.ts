@@ -553,25 +553,41 @@ export class SqliteStore implements GalleryStore {
   /**
    * k distinct labels from the HNSW index. The graph holds bfloat16 vectors, so its candidates are
    * looked up in SQLite (the source of truth: removed rows are gone there) and re-scored exactly
-   * from their float32 vectors. The candidate count starts at a width that grows with the index
-   * (search-width.ts) and grows fourfold while the nearest examples share labels.
+   * from their float32 vectors, nearest first in growing batches, until no later candidate can
+   * come within the k-th label's distance (HnswIndex#exactAtLeast): the answer is the one that
+   * re-scoring every candidate would give, from a fraction of the reads. The candidate count
+   * starts at a width that grows with the index (search-width.ts) and grows fourfold while the
+   * candidates hold fewer than k labels.
    */
   #searchHnsw(state: HnswState, query: Float32Array, k: number): Neighbour[] {
-    const { metric } = state.index;
-    let count = hnswSearchWidth(k, state.index.size, SQLITE_SEARCH_WIDTH);
+    const { index } = state;
+    let squares = 0;
+    for (const x of query) squares += x * x;
+    const queryNorm = Math.sqrt(squares);
+    let count = hnswSearchWidth(k, index.size, SQLITE_SEARCH_WIDTH);
     for (;;) {
-      const ids = state.index.search(query, count);
-      const scored: { label: string; distance: number }[] = [];
-      for (const [, label, galleryId, blob] of this.#run('read examples', () =>
-        this.#statements.candidates.all(JSON.stringify(ids)),
-      )) {
-        if (galleryId === state.galleryId) scored.push({ label, distance: vectorDistance(metric, query, blobToVector(blob)) });
-      }
-      scored.sort((a, b) => a.distance - b.distance);
+      const found = index.search(query, count);
       const best = new Map<string, number>();
-      for (const { label, distance } of scored) if (!best.has(label)) best.set(label, distance);
-      if (best.size >= k || ids.length < count || count >= MAX_CANDIDATES) {
-        return [...best].slice(0, k).map(([label, distance]) => ({ label, distance }));
+      let read = 0;
+      for (let batch = Math.max(8 * k, 32); read < found.ids.length; batch *= 2) {
+        const ids = found.ids.slice(read, read + batch);
+        read += ids.length;
+        for (const [, label, galleryId, blob] of this.#run('read examples', () =>
+          this.#statements.candidates.all(JSON.stringify(ids)),
+        )) {
+          if (galleryId !== state.galleryId) continue;
+          const distance = vectorDistance(index.metric, query, blobToVector(blob));
+          if (!(best.get(label)! <= distance)) best.set(label, distance);
+        }
+        if (best.size < k) continue;
+        const kth = [...best.values()].sort((a, b) => a - b)[k - 1]!;
+        if (read < found.ids.length && kth < index.exactAtLeast(found.distances[read]!, queryNorm)) break;
+      }
+      if (best.size >= k || found.ids.length < count || count >= MAX_CANDIDATES) {
+        return [...best]
+          .sort((a, b) => a[1] - b[1])
+          .slice(0, k)
+          .map(([label, distance]) => ({ label, distance }));
       }
       count = Math.min(count * 4, MAX_CANDIDATES);
     }

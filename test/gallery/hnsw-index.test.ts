@@ -1,0 +1,49 @@
+// HnswIndex's bfloat16 distances and the bound the SQLite store stops re-scoring at: no example's
+// float32 distance may be below HnswIndex#exactAtLeast of its bfloat16 distance, at any scale.
+import { describe, expect, it } from 'vitest';
+import { HnswIndex } from '../../src/gallery/hnsw-index.js';
+import { vectorDistance } from '../../src/models/embedder.js';
+import { randomVector, seededRandom } from './helpers.js';
+
+describe('HnswIndex bfloat16 distances', () => {
+  for (const metric of ['l2', 'cosine'] as const) {
+    it(`bound the float32 ${metric} distance from below, tightly enough to stop early`, () => {
+      const random = seededRandom(metric === 'l2' ? 5 : 6);
+      for (const dim of [8, 256]) {
+        // Lengths from 1e-3 to 1e3, near-duplicates of the queries among them.
+        const vectors = Array.from({ length: 300 }, (_, i) => {
+          const v = randomVector(random, dim).map((x) => x * 10 ** (random() * 6 - 3));
+          return i % 10 === 0 && i > 0 ? vectors0(v, random) : v;
+        });
+        const index = HnswIndex.create(dim, metric);
+        const packed = new Float32Array(vectors.length * dim);
+        vectors.forEach((v, i) => packed.set(v, i * dim));
+        index.add(
+          vectors.map((_, i) => i + 1),
+          packed,
+        );
+        let useful = 0;
+        let pairs = 0;
+        for (const query of vectors.slice(0, 40)) {
+          let squares = 0;
+          for (const x of query) squares += x * x;
+          const { ids, distances } = index.search(query, vectors.length);
+          ids.forEach((id, i) => {
+            const exact = vectorDistance(metric, query, vectors[id - 1]!);
+            const bound = index.exactAtLeast(distances[i]!, Math.sqrt(squares));
+            expect(bound).toBeLessThanOrEqual(exact);
+            pairs++;
+            if (bound >= 0.9 * exact) useful++;
+          });
+        }
+        // Most pairs are not near-duplicates: there the bound is within 10% of the distance.
+        expect(useful / pairs).toBeGreaterThan(0.5);
+      }
+    });
+  }
+});
+
+/** A copy of `v` moved by a millionth of its length: a near-duplicate bfloat16 cannot resolve. */
+function vectors0(v: Float32Array, random: () => number): Float32Array {
+  return v.map((x) => x * (1 + (random() - 0.5) * 1e-6));
+}
