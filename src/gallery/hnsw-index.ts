@@ -1,9 +1,10 @@
 // HnswIndex: an approximate nearest-neighbour index (usearch's HNSW graph) over one gallery's
 // examples, keyed by example id, and its file beside the SQLite database, written crash-safely.
-// The graph holds bfloat16 copies of the vectors: half the memory of float32 and a build 2.6
-// times as fast on this machine's AVX-512 BF16, with the same recall once the store re-scores the
-// candidates from the float32 vectors in SQLite (`npm run bench -- search-width`, docs/benchmarks.md).
-// bfloat16 keeps float32's exponent, so any vector scale works, unlike int8, which needs one.
+// The graph holds bfloat16 copies of the vectors: half the memory of float32, and at 1,000,000
+// rows a build 2.7 times as fast on this machine (AVX-512 BF16), with the same recall once the
+// store re-scores the candidates from the float32 vectors in SQLite (`npm run bench --
+// search-width`, docs/benchmarks.md). bfloat16 keeps float32's exponent, so vectors of any length
+// keep their l2 geometry; usearch's int8 scales each vector to unit length, which loses it.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -13,9 +14,10 @@ import type { SearchMetric } from '../models/embedder.js';
 
 /**
  * Graph parameters. M 16 is pgvector's default. ef_construction 40 (pgvector's is 64) builds the
- * 1,000,000-row bench graph in 131 s instead of 190 s, with the same recall@10 (0.989) at the 160
- * candidates the store asks for there (`npm run bench -- search-width --expansion-add 40`). A
- * search explores at least 64 candidates (usearch widens it to the number asked for).
+ * 1,000,000-row bench graph in 131 s instead of 190 s with the same recall@10: 0.989 at 160
+ * candidates, 0.993 at the 192 the store asks for there (`npm run bench -- search-width
+ * --expansion-add 40`). A search explores at least 64 candidates (usearch widens it to the number
+ * asked for).
  */
 export const HNSW_CONNECTIVITY = 16;
 export const HNSW_EXPANSION_ADD = 40;

@@ -18,8 +18,8 @@ export interface SearchWidthRule {
   perTenfold: number;
 }
 
-/** usearch in the SQLite store: 160 candidates at 1,000,000 rows, 256 at 10,000,000. */
-export const SQLITE_SEARCH_WIDTH: SearchWidthRule = { floor: 32, start: 64, perTenfold: 96 };
+/** usearch in the SQLite store: 192 candidates at 1,000,000 rows, 320 at 10,000,000. */
+export const SQLITE_SEARCH_WIDTH: SearchWidthRule = { floor: 32, start: 64, perTenfold: 128 };
 /** pgvector's hnsw.ef_search: 80 at 1,000,000 rows, 120 at 10,000,000. */
 export const POSTGRES_SEARCH_WIDTH: SearchWidthRule = { floor: 40, start: 40, perTenfold: 40 };
 

@@ -569,7 +569,7 @@ export class SqliteStore implements GalleryStore {
       const found = index.search(query, count);
       const best = new Map<string, number>();
       let read = 0;
-      for (let batch = Math.max(8 * k, 32); read < found.ids.length; batch *= 2) {
+      for (let batch = Math.max(4 * k, 16); read < found.ids.length; batch *= 2) {
         const ids = found.ids.slice(read, read + batch);
         read += ids.length;
         for (const [, label, galleryId, blob] of this.#run('read examples', () =>

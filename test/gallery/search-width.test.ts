@@ -10,8 +10,8 @@ describe('hnswSearchWidth', () => {
   });
 
   it('widens with the logarithm of the rows past 100,000, never below 4k', () => {
-    expect(hnswSearchWidth(5, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(160);
-    expect(hnswSearchWidth(5, 10_000_000, SQLITE_SEARCH_WIDTH)).toBe(256);
+    expect(hnswSearchWidth(5, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(192);
+    expect(hnswSearchWidth(5, 10_000_000, SQLITE_SEARCH_WIDTH)).toBe(320);
     expect(hnswSearchWidth(5, 1_000_000, POSTGRES_SEARCH_WIDTH)).toBe(80);
     expect(hnswSearchWidth(100, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(400);
     for (const rule of [SQLITE_SEARCH_WIDTH, POSTGRES_SEARCH_WIDTH]) {
