@@ -3,15 +3,16 @@ import { POSTGRES_SEARCH_WIDTH, SQLITE_SEARCH_WIDTH, hnswSearchWidth } from '../
 
 describe('hnswSearchWidth', () => {
   it("keeps the store's floor and 4k up to 100,000 rows", () => {
-    expect(hnswSearchWidth(5, 1_000, SQLITE_SEARCH_WIDTH)).toBe(32);
-    expect(hnswSearchWidth(10, 50_000, SQLITE_SEARCH_WIDTH)).toBe(40);
+    expect(hnswSearchWidth(5, 1_000, SQLITE_SEARCH_WIDTH)).toBe(96);
+    expect(hnswSearchWidth(10, 50_000, SQLITE_SEARCH_WIDTH)).toBe(96);
+    expect(hnswSearchWidth(20, 50_000, POSTGRES_SEARCH_WIDTH)).toBe(80);
     expect(hnswSearchWidth(5, 100_000, POSTGRES_SEARCH_WIDTH)).toBe(40);
     expect(hnswSearchWidth(100, 100_000, SQLITE_SEARCH_WIDTH)).toBe(400);
   });
 
   it('widens with the logarithm of the rows past 100,000, never below 4k', () => {
     expect(hnswSearchWidth(5, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(192);
-    expect(hnswSearchWidth(5, 10_000_000, SQLITE_SEARCH_WIDTH)).toBe(320);
+    expect(hnswSearchWidth(5, 10_000_000, SQLITE_SEARCH_WIDTH)).toBe(288);
     expect(hnswSearchWidth(5, 1_000_000, POSTGRES_SEARCH_WIDTH)).toBe(80);
     expect(hnswSearchWidth(100, 1_000_000, SQLITE_SEARCH_WIDTH)).toBe(400);
     for (const rule of [SQLITE_SEARCH_WIDTH, POSTGRES_SEARCH_WIDTH]) {
@@ -26,6 +27,6 @@ describe('hnswSearchWidth', () => {
 
   it('treats an unknown size (an estimate of -1, or NaN) as small', () => {
     expect(hnswSearchWidth(5, -1, POSTGRES_SEARCH_WIDTH)).toBe(40);
-    expect(hnswSearchWidth(5, Number.NaN, SQLITE_SEARCH_WIDTH)).toBe(32);
+    expect(hnswSearchWidth(5, Number.NaN, SQLITE_SEARCH_WIDTH)).toBe(96);
   });
 });
