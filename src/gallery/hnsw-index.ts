@@ -1,7 +1,7 @@
 // HnswIndex: an approximate nearest-neighbour index (usearch's HNSW graph) over one gallery's
 // examples, keyed by example id, and its file beside the SQLite database, written crash-safely.
 // The graph holds bfloat16 copies of the vectors: half the memory of float32, and at 1,000,000
-// rows a build 2.7 times as fast on this machine (AVX-512 BF16), with the same recall once the
+// rows a build about 2.6 times as fast on this machine (AVX-512 BF16), with the same recall once the
 // store re-scores the candidates from the float32 vectors in SQLite (`npm run bench --
 // search-width`, docs/benchmarks.md). bfloat16 keeps float32's exponent, so vectors of any length
 // keep their l2 geometry; usearch's int8 scales each vector to unit length, which loses it.
