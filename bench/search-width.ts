@@ -1,9 +1,11 @@
-// `npm run bench -- search-width [--size N] [--stores sqlite,postgres] [--scalars f32,i8]`: recall@10
-// of labels and search time against the number of candidates an HNSW search asks for, on the
-// service bench's clustered data (same gallery, same 200 queries), for usearch (the SQLite store's
-// index; i8 candidates re-scored from float32, as a quantised store would) and pgvector
-// (`hnsw.ef_search`; needs `source scripts/test-postgres.sh`). src/gallery/search-width.ts's
-// rule comes from it. One graph per store and scalar type, each searched at every width.
+// `npm run bench -- search-width [--size N] [--stores sqlite,postgres] [--scalars f32,bf16,f16,i8]
+// [--expansion-add 64] [--widths 32,64,...]`: recall@10 of labels and search time against the
+// number of candidates an HNSW search asks for, on the service bench's clustered data (same
+// gallery, same 200 queries), for usearch (the SQLite store's index, whose graph holds bf16 with
+// ef_construction 40; quantised candidates are all re-scored from float32, as the store's answer
+// is) and pgvector (`hnsw.ef_search`; needs `source scripts/test-postgres.sh`).
+// src/gallery/search-width.ts's rule and hnsw-index.ts's settings come from it. One graph per
+// store and scalar type, each searched at every width.
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { PostgresStore } from '../src/gallery/postgres-store.js';
