@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Index } from 'usearch';
 import { TwinshotError } from '../errors.js';
 import type { SearchMetric } from '../models/embedder.js';
+import type { Neighbour } from './types.js';
 
 /**
  * Graph parameters. M 16 is pgvector's default. ef_construction 40 (pgvector's is 64) builds the
@@ -100,6 +101,40 @@ function safeReaddir(folder: string): string[] {
 export interface HnswMatches {
   ids: number[];
   distances: number[];
+}
+
+/**
+ * The `k` nearest labels among an HNSW search's candidates by exact distance, re-scoring as few
+ * as it can: candidates are scored nearest first (by approximate distance) in batches of
+ * max(4k, 16) that double, until no later candidate can come within the k-th label's distance.
+ * The answer is the one scoring every candidate would give.
+ * @param score the label and exact distance of each id whose example still exists
+ * @param exactAtLeast the least exact distance of a candidate at an approximate distance
+ * @returns nearest first, at most `k` (fewer when the candidates hold fewer labels), and how many
+ *   candidates were scored
+ */
+export function nearestLabels(
+  found: HnswMatches,
+  k: number,
+  score: (ids: number[]) => Neighbour[],
+  exactAtLeast: (approximate: number) => number,
+): { neighbours: Neighbour[]; read: number } {
+  const best = new Map<string, number>();
+  let read = 0;
+  for (let batch = Math.max(4 * k, 16); read < found.ids.length; batch *= 2) {
+    const ids = found.ids.slice(read, read + batch);
+    read += ids.length;
+    for (const { label, distance } of score(ids)) if (!(best.get(label)! <= distance)) best.set(label, distance);
+    if (best.size < k || read === found.ids.length) continue;
+    // Approximate distances are sorted, so the next candidate's bound holds for every later one.
+    const kth = [...best.values()].sort((a, b) => a - b)[k - 1]!;
+    if (kth < exactAtLeast(found.distances[read]!)) break;
+  }
+  const neighbours = [...best]
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, k)
+    .map(([label, distance]) => ({ label, distance }));
+  return { neighbours, read };
 }
 
 /** Twice bfloat16's unit roundoff: see {@link HnswIndex#exactAtLeast}. */

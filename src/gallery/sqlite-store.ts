@@ -8,7 +8,7 @@ import { TwinshotError } from '../errors.js';
 import { galleryNotFound, storeError } from './store-errors.js';
 import { vectorDistance, type SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
-import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, removeIndexFiles } from './hnsw-index.js';
+import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, nearestLabels, removeIndexFiles } from './hnsw-index.js';
 import { SQLITE_SEARCH_WIDTH, hnswSearchWidth } from './search-width.js';
 import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
 import { PICTURES_SCHEMA, SqlitePictures } from './sqlite-pictures.js';
@@ -553,10 +553,8 @@ export class SqliteStore implements GalleryStore {
   /**
    * k distinct labels from the HNSW index. The graph holds bfloat16 vectors, so its candidates are
    * looked up in SQLite (the source of truth: removed rows are gone there) and re-scored exactly
-   * from their float32 vectors, nearest first in growing batches, until no later candidate can
-   * come within the k-th label's distance (HnswIndex#exactAtLeast): the answer is the one that
-   * re-scoring every candidate would give, from a fraction of the reads. The candidate count
-   * starts at a width that grows with the index (search-width.ts) and grows fourfold while the
+   * from their float32 vectors, as few as {@link nearestLabels} needs. The candidate count starts
+   * at a width that grows with the index (search-width.ts) and grows fourfold while the
    * candidates hold fewer than k labels.
    */
   #searchHnsw(state: HnswState, query: Float32Array, k: number): Neighbour[] {
@@ -564,31 +562,17 @@ export class SqliteStore implements GalleryStore {
     let squares = 0;
     for (const x of query) squares += x * x;
     const queryNorm = Math.sqrt(squares);
+    const score = (ids: number[]): Neighbour[] =>
+      this.#run('read examples', () => this.#statements.candidates.all(JSON.stringify(ids)))
+        .filter(([, , galleryId]) => galleryId === state.galleryId)
+        .map(([, label, , blob]) => ({ label, distance: vectorDistance(index.metric, query, blobToVector(blob)) }));
     let count = hnswSearchWidth(k, index.size, SQLITE_SEARCH_WIDTH);
     for (;;) {
       const found = index.search(query, count);
-      const best = new Map<string, number>();
-      let read = 0;
-      for (let batch = Math.max(4 * k, 16); read < found.ids.length; batch *= 2) {
-        const ids = found.ids.slice(read, read + batch);
-        read += ids.length;
-        for (const [, label, galleryId, blob] of this.#run('read examples', () =>
-          this.#statements.candidates.all(JSON.stringify(ids)),
-        )) {
-          if (galleryId !== state.galleryId) continue;
-          const distance = vectorDistance(index.metric, query, blobToVector(blob));
-          if (!(best.get(label)! <= distance)) best.set(label, distance);
-        }
-        if (best.size < k) continue;
-        const kth = [...best.values()].sort((a, b) => a - b)[k - 1]!;
-        if (read < found.ids.length && kth < index.exactAtLeast(found.distances[read]!, queryNorm)) break;
-      }
-      if (best.size >= k || found.ids.length < count || count >= MAX_CANDIDATES) {
-        return [...best]
-          .sort((a, b) => a[1] - b[1])
-          .slice(0, k)
-          .map(([label, distance]) => ({ label, distance }));
-      }
+      const { neighbours } = nearestLabels(found, k, score, (approximate) =>
+        index.exactAtLeast(approximate, queryNorm),
+      );
+      if (neighbours.length >= k || found.ids.length < count || count >= MAX_CANDIDATES) return neighbours;
       count = Math.min(count * 4, MAX_CANDIDATES);
     }
   }
