@@ -3,6 +3,7 @@
 import { TwinshotError } from '../errors.js';
 import { PostgresStore, redactUrl } from './postgres-store.js';
 import { SqliteStore, type SqliteSynchronous } from './sqlite-store.js';
+import { MAX_SEARCH_WIDTH } from './search-width.js';
 import type { GalleryStore } from './types.js';
 
 /** Where galleries live when no --store is given: an SQLite file under the working folder. */
@@ -15,7 +16,9 @@ export const DEFAULT_STORE_URL = 'sqlite:./twinshot-data/gallery.db';
  *   `?search=exact` to search every gallery exactly (no HNSW index), and `?exact_below=N` to move
  *   the size from which a gallery is searched through its HNSW index (default 10,000);
  * - `postgres://USER:PASSWORD@HOST:PORT/DB` (or `postgresql://`), with `?schema=NAME` to keep
- *   twinshot's tables in their own schema.
+ *   twinshot's tables in their own schema;
+ * - for both, `?search_width=N` (1 to 1,000) for the candidates an HNSW search starts with, in
+ *   place of the default that grows with the gallery: more for recall, fewer for speed.
  *
  * @example
  * const store = await openStore('sqlite:./twinshot-data/gallery.db');
@@ -37,6 +40,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Galler
     if (search !== 'auto' && search !== 'exact') {
       throw new TwinshotError('ERR_CONFIG', `store URL ${url}: search must be 'auto' or 'exact'; got '${search}'`);
     }
+    const searchWidth = searchWidthParam(params, url);
     const exactBelow = params.get('exact_below');
     if (exactBelow !== null && !/^\d+$/.test(exactBelow)) {
       throw new TwinshotError(
@@ -48,16 +52,35 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Galler
       synchronous: synchronous as SqliteSynchronous,
       search,
       ...(exactBelow === null ? {} : { exactBelow: Number(exactBelow) }),
+      ...(searchWidth === undefined ? {} : { searchWidth }),
     });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const parsed = new URL(url);
     const schema = parsed.searchParams.get('schema') ?? undefined;
+    const searchWidth = searchWidthParam(parsed.searchParams, redactUrl(url));
     parsed.searchParams.delete('schema');
-    return PostgresStore.open(parsed.toString(), schema === undefined ? {} : { schema });
+    parsed.searchParams.delete('search_width');
+    return PostgresStore.open(parsed.toString(), {
+      ...(schema === undefined ? {} : { schema }),
+      ...(searchWidth === undefined ? {} : { searchWidth }),
+    });
   }
   throw new TwinshotError(
     'ERR_CONFIG',
     `unknown store URL ${redactUrl(url)}; use sqlite:PATH (e.g. ${DEFAULT_STORE_URL}) or postgres://USER@HOST/DB`,
   );
+}
+
+/** `?search_width=N` as a number, checked like the stores' `searchWidth` option. */
+function searchWidthParam(params: URLSearchParams, url: string): number | undefined {
+  const value = params.get('search_width');
+  if (value === null) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SEARCH_WIDTH) {
+    throw new TwinshotError(
+      'ERR_CONFIG',
+      `store URL ${url}: search_width must be a whole number from 1 to ${MAX_SEARCH_WIDTH}; got '${value}'`,
+    );
+  }
+  return Number(value);
 }

@@ -71,7 +71,7 @@ async function estimatedRows(client: pg.ClientBase, tables: GalleryTables): Prom
 /**
  * Nearest examples through the HNSW index, grouped by label. The index returns at most
  * hnsw.ef_search rows, so the candidate count starts at a width that grows with the table
- * (search-width.ts) and grows fourfold until k labels are found;
+ * (search-width.ts), or at `chosenWidth`, and grows fourfold until k labels are found;
  * past 1,000 candidates an exact grouped scan answers instead.
  */
 export async function searchExamples(
@@ -79,12 +79,15 @@ export async function searchExamples(
   tables: GalleryTables,
   literal: string,
   k: number,
+  chosenWidth?: number,
 ): Promise<Neighbour[]> {
   const { op, column, cast } = tables;
   await client.query('BEGIN');
   try {
     let candidates = tables.isIndexed
-      ? hnswSearchWidth(k, await estimatedRows(client, tables), POSTGRES_SEARCH_WIDTH)
+      ? chosenWidth === undefined
+        ? hnswSearchWidth(k, await estimatedRows(client, tables), POSTGRES_SEARCH_WIDTH)
+        : hnswSearchWidth(k, 0, POSTGRES_SEARCH_WIDTH, chosenWidth)
       : Infinity;
     while (candidates <= MAX_EF_SEARCH) {
       await client.query(`SET LOCAL hnsw.ef_search = ${candidates}`);

@@ -8,6 +8,7 @@ import { galleryNotFound, storeError } from './store-errors.js';
 import { BULK_LOAD_ROWS, copyExamples, insertExamples } from './postgres-bulk.js';
 import { createHnswIndex, dropHnswIndex, searchExamples, searchMeans } from './postgres-index.js';
 import { postgresKeys } from './postgres-keys.js';
+import { checkSearchWidth } from './search-width.js';
 import {
   GalleryTables,
   createSharedTables,
@@ -38,6 +39,11 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Largest number of pooled connections (default 10). */
   maxConnections?: number;
+  /**
+   * hnsw.ef_search a search starts with (at least 4k), in place of the default that grows with
+   * the gallery (search-width.ts): higher for recall, lower for speed; 1 to 1,000.
+   */
+  searchWidth?: number;
 }
 
 const SCHEMA_LOCK = 0x7477_696e; // 'twin': serialises schema creation between processes
@@ -61,11 +67,13 @@ export class PostgresStore implements GalleryStore {
   readonly location: string;
   readonly #pool: pg.Pool;
   readonly #schema: string;
+  readonly #searchWidth: number | undefined;
 
-  private constructor(pool: pg.Pool, location: string, schema: string) {
+  private constructor(pool: pg.Pool, location: string, schema: string, searchWidth: number | undefined) {
     this.#pool = pool;
     this.location = location;
     this.#schema = schema;
+    this.#searchWidth = searchWidth;
   }
 
   /**
@@ -74,6 +82,7 @@ export class PostgresStore implements GalleryStore {
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const schema = options.schema ?? 'public';
+    checkSearchWidth(options.searchWidth);
     if (!SCHEMA_NAME.test(schema)) {
       throw new TwinshotError(
         'ERR_ARGUMENT',
@@ -131,7 +140,7 @@ export class PostgresStore implements GalleryStore {
     });
     // An idle client whose server went away emits 'error'; without a listener it would crash the process.
     pool.on('error', () => {});
-    return new PostgresStore(pool, redacted, schema);
+    return new PostgresStore(pool, redacted, schema, options.searchWidth);
   }
 
   async #withClient<T>(action: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -369,7 +378,7 @@ export class PostgresStore implements GalleryStore {
         results.push(
           options.by === 'mean'
             ? await searchMeans(client, tables, literal, options.k)
-            : await searchExamples(client, tables, literal, options.k),
+            : await searchExamples(client, tables, literal, options.k, this.#searchWidth),
         );
       }
       return results;

@@ -6,6 +6,8 @@
 // pgvector (ef_construction 64) 0.926 at 40, 0.964 at 64, 0.983 at 96, where each candidate costs
 // about four times as much.
 
+import { TwinshotError } from '../errors.js';
+
 /** Rows up to which a store's own minimum width is enough (recall@10 0.988 and 0.986 there). */
 const GROWTH_FROM_ROWS = 100_000;
 
@@ -28,12 +30,29 @@ export const SQLITE_SEARCH_WIDTH: SearchWidthRule = { floor: 96, start: 96, perT
 /** pgvector's hnsw.ef_search: 80 at 1,000,000 rows, 120 at 10,000,000. */
 export const POSTGRES_SEARCH_WIDTH: SearchWidthRule = { floor: 40, start: 40, perTenfold: 40 };
 
+/** The most candidates a user may ask a search to start with: pgvector caps hnsw.ef_search here. */
+export const MAX_SEARCH_WIDTH = 1_000;
+
 /**
  * The first candidate count of a search for `k` labels in an index of about `rows` examples (an
  * unknown size, NaN or negative, counts as small). The stores widen further while labels repeat.
+ * @param chosen the user's width (a store's `searchWidth` option), which replaces the rule
  */
-export function hnswSearchWidth(k: number, rows: number, rule: SearchWidthRule): number {
+export function hnswSearchWidth(k: number, rows: number, rule: SearchWidthRule, chosen?: number): number {
+  if (chosen !== undefined) return Math.max(4 * k, chosen);
   const base = Math.max(4 * k, rule.floor);
   if (!(rows > GROWTH_FROM_ROWS)) return base;
   return Math.max(base, Math.round(rule.start + rule.perTenfold * Math.log10(rows / GROWTH_FROM_ROWS)));
+}
+
+/**
+ * Checks a store's `searchWidth` option.
+ * @throws TwinshotError ERR_CONFIG unless it is a whole number from 1 to {@link MAX_SEARCH_WIDTH}
+ */
+export function checkSearchWidth(width: number | undefined): void {
+  if (width === undefined || (Number.isInteger(width) && width >= 1 && width <= MAX_SEARCH_WIDTH)) return;
+  throw new TwinshotError(
+    'ERR_CONFIG',
+    `searchWidth must be a whole number from 1 to ${MAX_SEARCH_WIDTH} (candidates an HNSW search starts with); got ${width}`,
+  );
 }

@@ -9,7 +9,7 @@ import { galleryNotFound, storeError } from './store-errors.js';
 import { vectorDistance, type SearchMetric } from '../models/embedder.js';
 import { CHUNK_ROWS, VectorIndex } from './vector-index.js';
 import { HnswIndex, hasHnsw, indexFolder, latestIndexFile, nearestLabels, removeIndexFiles } from './hnsw-index.js';
-import { SQLITE_SEARCH_WIDTH, hnswSearchWidth } from './search-width.js';
+import { SQLITE_SEARCH_WIDTH, checkSearchWidth, hnswSearchWidth } from './search-width.js';
 import { buildIndex, computeMeans, forEachRows, runInWorker, type BuildTask, type MeansTask } from './hnsw-builder.js';
 import { PICTURES_SCHEMA, SqlitePictures } from './sqlite-pictures.js';
 import type {
@@ -60,6 +60,11 @@ export interface SqliteStoreOptions {
   search?: SqliteSearch;
   /** Examples below which a gallery is searched exactly (default {@link DEFAULT_EXACT_BELOW}). */
   exactBelow?: number;
+  /**
+   * Candidates an HNSW search starts with (at least 4k), in place of the default that grows with
+   * the gallery (search-width.ts): higher for recall, lower for speed; 1 to 1,000.
+   */
+  searchWidth?: number;
 }
 
 interface GalleryRow {
@@ -192,6 +197,7 @@ export class SqliteStore implements GalleryStore {
   readonly #folder: string | null;
   readonly #search: SqliteSearch;
   readonly #exactBelow: number;
+  readonly #searchWidth: number | undefined;
   readonly #synchronous: SqliteSynchronous;
   readonly #statements;
   readonly #pictures: SqlitePictures;
@@ -204,6 +210,7 @@ export class SqliteStore implements GalleryStore {
     this.#search = options.search ?? 'auto';
     this.#synchronous = options.synchronous ?? 'full';
     this.#exactBelow = options.exactBelow ?? DEFAULT_EXACT_BELOW;
+    this.#searchWidth = options.searchWidth;
     this.#pictures = new SqlitePictures(db);
     this.#statements = {
       gallery: db.prepare<[string], GalleryRow>('SELECT * FROM galleries WHERE name = ?'),
@@ -298,6 +305,7 @@ export class SqliteStore implements GalleryStore {
       if (options.exactBelow !== undefined && !(Number.isInteger(options.exactBelow) && options.exactBelow >= 0)) {
         throw new TwinshotError('ERR_CONFIG', `exactBelow must be a whole number; got ${options.exactBelow}`);
       }
+      checkSearchWidth(options.searchWidth);
       return new SqliteStore(db, file, options);
     } catch (error) {
       throw storeError('SQLite', `open ${file}`, error);
@@ -566,7 +574,7 @@ export class SqliteStore implements GalleryStore {
       this.#run('read examples', () => this.#statements.candidates.all(JSON.stringify(ids)))
         .filter(([, , galleryId]) => galleryId === state.galleryId)
         .map(([, label, , blob]) => ({ label, distance: vectorDistance(index.metric, query, blobToVector(blob)) }));
-    let count = hnswSearchWidth(k, index.size, SQLITE_SEARCH_WIDTH);
+    let count = hnswSearchWidth(k, index.size, SQLITE_SEARCH_WIDTH, this.#searchWidth);
     for (;;) {
       const found = index.search(query, count);
       const { neighbours } = nearestLabels(found, k, score, (approximate) =>

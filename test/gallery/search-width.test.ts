@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { POSTGRES_SEARCH_WIDTH, SQLITE_SEARCH_WIDTH, hnswSearchWidth } from '../../src/gallery/search-width.js';
+import {
+  POSTGRES_SEARCH_WIDTH,
+  SQLITE_SEARCH_WIDTH,
+  checkSearchWidth,
+  hnswSearchWidth,
+} from '../../src/gallery/search-width.js';
 
 describe('hnswSearchWidth', () => {
   it("keeps the store's floor and 4k up to 100,000 rows", () => {
@@ -28,5 +33,16 @@ describe('hnswSearchWidth', () => {
   it('treats an unknown size (an estimate of -1, or NaN) as small', () => {
     expect(hnswSearchWidth(5, -1, POSTGRES_SEARCH_WIDTH)).toBe(40);
     expect(hnswSearchWidth(5, Number.NaN, SQLITE_SEARCH_WIDTH)).toBe(96);
+  });
+
+  it("takes a user's width in place of the rule, never below 4k, and checks it", () => {
+    expect(hnswSearchWidth(5, 1_000_000, SQLITE_SEARCH_WIDTH, 50)).toBe(50);
+    expect(hnswSearchWidth(5, 1_000, POSTGRES_SEARCH_WIDTH, 300)).toBe(300);
+    expect(hnswSearchWidth(20, 1_000_000, SQLITE_SEARCH_WIDTH, 50)).toBe(80);
+    expect(() => checkSearchWidth(undefined)).not.toThrow();
+    expect(() => checkSearchWidth(1000)).not.toThrow();
+    for (const bad of [0, 1001, 2.5, Number.NaN]) {
+      expect(() => checkSearchWidth(bad)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    }
   });
 });
