@@ -37,8 +37,8 @@ export type SqliteSearch = 'auto' | 'exact';
 
 /**
  * Galleries smaller than this are searched exactly: exact answers and no index to build, while an
- * exact search still costs a few milliseconds (2.7 ms of CPU at 10,000 256-d vectors against 0.4 ms
- * through HNSW; `npm run bench -- exact-or-hnsw`, docs/benchmarks.md).
+ * exact search still costs a few milliseconds (1.9 ms of CPU at 10,000 256-d vectors against 0.33 ms
+ * through HNSW; `npm run bench -- exact-or-hnsw`, docs/service.md).
  */
 export const DEFAULT_EXACT_BELOW = 10_000;
 /** Missing rows added to an HNSW index on the event loop's thread; more go to the index worker. */
