@@ -3,7 +3,7 @@
 import { TwinshotError } from '../errors.js';
 import { PostgresStore, redactUrl } from './postgres-store.js';
 import { SqliteStore, type SqliteSynchronous } from './sqlite-store.js';
-import { MAX_SEARCH_WIDTH } from './search-width.js';
+import { checkSearchWidth } from './search-width.js';
 import type { GalleryStore } from './types.js';
 
 /** Where galleries live when no --store is given: an SQLite file under the working folder. */
@@ -76,11 +76,7 @@ export async function openStore(url: string = DEFAULT_STORE_URL): Promise<Galler
 function searchWidthParam(params: URLSearchParams, url: string): number | undefined {
   const value = params.get('search_width');
   if (value === null) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SEARCH_WIDTH) {
-    throw new TwinshotError(
-      'ERR_CONFIG',
-      `store URL ${url}: search_width must be a whole number from 1 to ${MAX_SEARCH_WIDTH}; got '${value}'`,
-    );
-  }
-  return Number(value);
+  const width = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  checkSearchWidth(width, `store URL ${url}: search_width`, `'${value}'`);
+  return width;
 }

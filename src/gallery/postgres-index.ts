@@ -84,11 +84,9 @@ export async function searchExamples(
   const { op, column, cast } = tables;
   await client.query('BEGIN');
   try {
-    let candidates = tables.isIndexed
-      ? chosenWidth === undefined
-        ? hnswSearchWidth(k, await estimatedRows(client, tables), POSTGRES_SEARCH_WIDTH)
-        : hnswSearchWidth(k, 0, POSTGRES_SEARCH_WIDTH, chosenWidth)
-      : Infinity;
+    // A chosen width needs no size: the catalog is read only for the growing one.
+    const rows = tables.isIndexed && chosenWidth === undefined ? await estimatedRows(client, tables) : 0;
+    let candidates = tables.isIndexed ? hnswSearchWidth(k, rows, POSTGRES_SEARCH_WIDTH, chosenWidth) : Infinity;
     while (candidates <= MAX_EF_SEARCH) {
       await client.query(`SET LOCAL hnsw.ef_search = ${candidates}`);
       const rows = await client.query<{ label: string; distance: number; n: number }>(

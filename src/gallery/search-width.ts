@@ -46,13 +46,14 @@ export function hnswSearchWidth(k: number, rows: number, rule: SearchWidthRule, 
 }
 
 /**
- * Checks a store's `searchWidth` option.
+ * Checks a store's `searchWidth` option (or, named `search_width`, a store URL's).
+ * @param given what the user wrote, for the message (default `width`)
  * @throws TwinshotError ERR_CONFIG unless it is a whole number from 1 to {@link MAX_SEARCH_WIDTH}
  */
-export function checkSearchWidth(width: number | undefined): void {
+export function checkSearchWidth(width: number | undefined, name = 'searchWidth', given: unknown = width): void {
   if (width === undefined || (Number.isInteger(width) && width >= 1 && width <= MAX_SEARCH_WIDTH)) return;
   throw new TwinshotError(
     'ERR_CONFIG',
-    `searchWidth must be a whole number from 1 to ${MAX_SEARCH_WIDTH} (candidates an HNSW search starts with); got ${width}`,
+    `${name} must be a whole number from 1 to ${MAX_SEARCH_WIDTH} (candidates an HNSW search starts with); got ${given}`,
   );
 }
