@@ -123,7 +123,7 @@ for (const [name, viewport] of VIEWPORTS) {
       await page.click('#teach-add');
       await expect.poll(() => page.textContent('#teach-message')).toContain('Added “ring” with 3 examples');
       expect(await classesOf(gallery)).toMatchObject([{ label: 'ring', examples: 3 }]);
-      expect(await page.textContent('#gallery-summary')).toBe('1 symbol, 3 examples');
+      await expect.poll(() => page.textContent('#gallery-summary')).toBe('1 symbol, 3 examples');
       await page.close();
     });
 

@@ -388,6 +388,7 @@ export function createTeachPage(): Page {
         classes = known
           ? classes.map((c) => (c.label === label ? { ...c, examples: c.examples + count } : c))
           : [...classes, { label, examples: count, picture: null }];
+        sync(); // the summary agrees with the message below from the start
         // Cleared before the message: clearing the pad clears its messages.
         teachPad.clear();
         labelInput.value = '';
